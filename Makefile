@@ -1,0 +1,54 @@
+# Sangsaeng: the two-command quick start is `make demo` and `make test`.
+# Everything a fresh machine lacks is installed here, so CI and a newcomer run the same.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test lint postgres-server clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)  ## venv in .venv, editable install with dev extras, Kafka jars resolved
+	$(BIN)/sangsaeng stack fetch
+
+# The PostgreSQL matrix needs the server binaries. As root on Debian we install them
+# (with a policy-rc.d so the package does not start a system cluster nobody asked for);
+# otherwise we say what is missing and the launcher explains it again at start.
+postgres-server:  ## install the Debian PostgreSQL server package when it is missing
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing the PostgreSQL server (Debian package postgresql)"; \
+		policy=/usr/sbin/policy-rc.d; made=; \
+		if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' > $$policy; chmod +x $$policy; made=1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+		rc=$$?; [ -n "$$made" ] && rm -f $$policy; exit $$rc; \
+	else \
+		echo "PostgreSQL server binaries missing: run 'sudo apt-get install postgresql'"; exit 1; \
+	fi
+
+demo: setup  ## start the stack and run the demo story (again and again, no clean-up needed)
+	$(BIN)/sangsaeng demo
+
+# The test session starts its own Kafka broker and PostgreSQL on free ports in a
+# temporary state dir and stops them at the end, passing or failing.
+test: setup postgres-server  ## install what is missing, start what the tests need, run them
+	$(BIN)/python -m pytest
+
+lint:  ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:  ## stop the local stack and delete the venv and local state
+	-test -x $(BIN)/sangsaeng && $(BIN)/sangsaeng stack down --wipe
+	rm -rf $(VENV) .sangsaeng .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The platform's edges: supplier SDK, ingest gateway, file connector, simulator, Kafka plumbing."""

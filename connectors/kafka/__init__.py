@@ -1,0 +1,1 @@
+"""Kafka plumbing shared by the connectors: admin (topics), clients built from settings."""

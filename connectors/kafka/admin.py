@@ -1,0 +1,76 @@
+"""Topic administration: create the topics a stage needs, idempotently.
+
+The broker runs with auto topic creation off, so every topic exists because someone
+meant it to (onboarding a supplier, the demo), with its partitions and retention.
+"""
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+
+from sangsaeng.errors import TerminalError, TransientError
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def admin_client(bootstrap: str, *, timeout_s: float = 10.0) -> Iterator[KafkaAdminClient]:
+    """A connected admin client, closed on exit.
+
+    Raises `TransientError` when no broker answers at `bootstrap`.
+    """
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=int(timeout_s * 1000),
+            bootstrap_timeout_ms=int(timeout_s * 1000),
+            client_id="sangsaeng-admin",
+        )
+    except (KafkaError, OSError) as exc:
+        raise TransientError(
+            f"no Kafka broker answers at {bootstrap} ({type(exc).__name__}): start one with "
+            f"`sangsaeng stack up`, or point SANGSAENG_KAFKA_BOOTSTRAP at yours"
+        ) from None
+    try:
+        yield admin
+    finally:
+        admin.close()
+
+
+def ensure_topics(
+    bootstrap: str,
+    partitions: Mapping[str, int],
+    *,
+    configs: Mapping[str, str] | None = None,
+    timeout_s: float = 10.0,
+) -> list[str]:
+    """Create each topic in `partitions` (name -> partition count) that does not exist.
+
+    Returns the names it created (empty when all existed). Existing topics are left
+    as they are. Raises `TransientError` if the broker is unreachable and
+    `TerminalError` if it refuses a topic (the broker's reason included).
+    """
+    with admin_client(bootstrap, timeout_s=timeout_s) as admin:
+        existing = set(admin.list_topics())
+        missing = {name: n for name, n in partitions.items() if name not in existing}
+        if not missing:
+            return []
+        request = {
+            name: {"num_partitions": n, "replication_factor": 1, "configs": dict(configs or {})}
+            for name, n in missing.items()
+        }
+        result = admin.create_topics(request, raise_errors=False, wait_for_metadata=True)
+    created = []
+    for topic in result["topics"]:
+        error = for_code(topic["error_code"])
+        if topic["error_code"] == 0:
+            created.append(topic["name"])
+        elif error is not TopicAlreadyExistsError:  # lost a race with another creator: fine
+            raise TerminalError(
+                f"the broker refused to create topic {topic['name']!r}: "
+                f"{error.__name__}: {topic.get('error_message') or error.description}"
+            )
+    return created

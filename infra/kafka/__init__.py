@@ -1,0 +1,1 @@
+"""Apache Kafka in KRaft mode from the official jars (pom.xml) and its launcher."""

@@ -1,0 +1,1 @@
+"""A project-local PostgreSQL cluster from the Debian server package."""

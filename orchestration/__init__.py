@@ -1,0 +1,1 @@
+"""Dagster wiring: resources, assets, checks, sensors, schedules and jobs calling pipelines/."""

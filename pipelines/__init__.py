@@ -1,0 +1,1 @@
+"""Pure processing: decode, validate (Great Expectations), land exactly once, aggregate views."""

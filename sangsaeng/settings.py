@@ -1,0 +1,104 @@
+"""Every setting of the platform, in one place, read from `SANGSAENG_*` env vars.
+
+Defaults are the embedded single-machine stack: Kafka, registry, gateway and the
+buyer API on 127.0.0.1, SQLite under the state dir. Unknown `SANGSAENG_*` variables
+are rejected so a typo never silently falls back to a default.
+"""
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sangsaeng.errors import ConfigError
+
+ENV_PREFIX = "SANGSAENG_"
+
+
+class Settings(BaseSettings):
+    """The platform's settings; each field is the env var `SANGSAENG_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers (host:port[,host:port])."
+    )
+    kafka_controller_port: int = Field(
+        9093, ge=1, le=65535, description="Port of the local broker's KRaft controller."
+    )
+    kafka_heap_mb: int = Field(512, ge=128, description="Heap of the local Kafka broker (MiB).")
+    schema_registry_url: str = Field("http://127.0.0.1:8081", description="Schema registry.")
+    gateway_url: str = Field("http://127.0.0.1:8088", description="HTTP ingest gateway.")
+    api_url: str = Field("http://127.0.0.1:8000", description="Buyer API and dashboard.")
+    database_url: str = Field(
+        "sqlite:///./.sangsaeng/sangsaeng.db", description="SQLAlchemy URL of the platform DB."
+    )
+    state_dir: Path = Field(Path(".sangsaeng"), description="Local state: stack, spools, DB.")
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "sangsaeng",
+        description="Downloads kept across checkouts (the Kafka jars).",
+    )
+    postgres_port: int = Field(
+        54329, ge=1, le=65535, description="Port of the local PostgreSQL cluster."
+    )
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_has_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port], got {value!r}")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_unknown_env(cls, data: Any) -> Any:
+        known = {ENV_PREFIX + name.upper() for name in cls.model_fields}
+        unknown = sorted(k for k in os.environ if k.startswith(ENV_PREFIX) and k not in known)
+        if unknown:
+            raise ValueError(
+                f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        return data
+
+    @property
+    def kafka_host_port(self) -> tuple[str, int]:
+        """The first bootstrap server as (host, port): where the local broker listens."""
+        host, _, port = self.kafka_bootstrap.split(",")[0].strip().rpartition(":")
+        return host, int(port)
+
+    @property
+    def stack_dir(self) -> Path:
+        """Where the local stack keeps its services' data, logs and pid files."""
+        return self.state_dir / "stack"
+
+    @property
+    def local_postgres_url(self) -> str:
+        """SQLAlchemy URL of the project-local PostgreSQL cluster started by `stack up`."""
+        return f"postgresql+psycopg://sangsaeng@127.0.0.1:{self.postgres_port}/sangsaeng"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment (and `overrides`).
+
+    Raises `ConfigError` naming the env var and the problem, never a raw traceback.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            name = f"{ENV_PREFIX}{where.upper()}" if where else "settings"
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

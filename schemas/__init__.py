@@ -1,0 +1,1 @@
+"""Event contracts (Avro `.avsc`), the Confluent-compatible schema registry, and the serde."""

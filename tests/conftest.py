@@ -1,0 +1,138 @@
+"""Session fixtures: a real Kafka broker and a real PostgreSQL, started from infra/.
+
+Each test session starts its own services on free ports in temporary folders and
+stops them at the end, so a developer's running stack (`make demo`) is never
+touched. To reuse services that already run, point `SANGSAENG_KAFKA_BOOTSTRAP`
+and/or `SANGSAENG_DATABASE_URL` (a postgresql URL) at them.
+
+In CI (`CI=true`) a service that cannot start fails the tests instead of skipping
+them, and any skipped test fails the session: a skip is not a pass.
+"""
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from infra.kafka.broker import KafkaBroker
+from infra.postgres.cluster import PostgresCluster
+from infra.process import free_port
+from sangsaeng.errors import PlatformError
+from sangsaeng.settings import load_settings
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+KIND_MARKERS = {"unit", "integration"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test says what it is (unit or integration); an unmarked one is an error."""
+    unmarked = [i.nodeid for i in items if not KIND_MARKERS & {m.name for m in i.iter_markers()}]
+    if unmarked:
+        raise pytest.UsageError(f"tests without a unit/integration marker: {unmarked}")
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if IN_CI and _skipped:
+        print(f"\nCI=true and {len(_skipped)} test(s) skipped: {_skipped[:5]}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _unavailable(message: str) -> None:
+    if IN_CI:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _private_dir(prefix: str) -> Path:
+    # Not pytest's tmp_path: that lives under a 0700 folder the postgres user
+    # (which runs the server when we are root) cannot enter.
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder.chmod(0o755)  # mkdtemp makes it 0700
+    return folder
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """host:port of a real Apache Kafka broker for the whole session."""
+    reuse = os.environ.get("SANGSAENG_KAFKA_BOOTSTRAP")
+    if reuse:
+        yield reuse
+        return
+    folder = _private_dir("sangsaeng-kafka-")
+    broker = KafkaBroker(
+        service_dir=folder / "kafka",
+        cache_dir=load_settings().cache_dir,
+        port=free_port(),
+        controller_port=free_port(),
+    )
+    try:
+        broker.start()
+    except PlatformError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        _unavailable(f"the Kafka broker could not start: {exc}")
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """SQLAlchemy URL of a real PostgreSQL server for the whole session."""
+    reuse = os.environ.get("SANGSAENG_DATABASE_URL", "")
+    if reuse.startswith("postgresql"):
+        yield reuse
+        return
+    folder = _private_dir("sangsaeng-pg-")
+    cluster = PostgresCluster(service_dir=folder / "postgres", port=free_port())
+    try:
+        cluster.start()
+    except PlatformError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        _unavailable(f"PostgreSQL could not start: {exc}")
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _libpq_dsn(url: str, dbname: str) -> str:
+    u = make_url(url)
+    parts = {"host": u.host, "port": u.port, "user": u.username, "password": u.password}
+    return " ".join(f"{k}={v}" for k, v in parts.items() if v) + f" dbname={dbname}"
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database per test: SQLite (a file) and PostgreSQL (a new database)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'sangsaeng.db'}"
+        return
+    server = request.getfixturevalue("postgres_server_url")
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = _libpq_dsn(server, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,193 @@
+"""`sangsaeng stack up/status/down` as a user runs them: real processes, real ports.
+
+Each test drives the CLI in a subprocess against its own state dir and free ports,
+so it never touches a developer's running stack or the session's broker.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.process import free_port, pid_alive, processes_with, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.kafka]
+
+
+class StackCli:
+    """Runs `sangsaeng` with an isolated state dir and ports."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.kafka_port = free_port()
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SANGSAENG_")},
+            "SANGSAENG_STATE_DIR": str(state_dir),
+            "SANGSAENG_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.kafka_port}",
+            "SANGSAENG_KAFKA_CONTROLLER_PORT": str(free_port()),
+            "SANGSAENG_POSTGRES_PORT": str(free_port()),
+            "COLUMNS": "200",
+        }
+
+    def __call__(
+        self, *args: str, env: dict[str, str] | None = None, ok: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "sangsaeng.cli", *args],
+            check=False,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        if ok:
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc
+
+    @property
+    def kafka_pid_file(self) -> Path:
+        return self.state_dir / "stack" / "kafka" / "service.json"
+
+    def kafka_pid(self) -> int:
+        import json
+
+        return int(json.loads(self.kafka_pid_file.read_text())["pid"])
+
+    def our_processes(self) -> list[int]:
+        return processes_with(str(self.state_dir.resolve()))
+
+
+@pytest.fixture
+def cli() -> Iterator[StackCli]:
+    # Not under pytest's 0700 tmp root: the postgres user must reach the data dir.
+    state_dir = Path(tempfile.mkdtemp(prefix="sangsaeng-stack-"))
+    state_dir.chmod(0o755)
+    stack = StackCli(state_dir)
+    try:
+        yield stack
+    finally:
+        stack("stack", "down", ok=False)
+        for pid in stack.our_processes():  # never leave a process behind, even on failure
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    """The CLI's error: exit 1, a single line on stderr starting with 'error:', no traceback."""
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_up_status_down_leaves_nothing_behind(cli: StackCli):
+    up = cli("stack", "up")
+    assert "running" in up.stdout
+    pid = cli.kafka_pid()
+    assert pid_alive(pid)
+
+    status = cli("stack", "status")
+    assert "kafka" in status.stdout and "running" in status.stdout and str(pid) in status.stdout
+
+    # Idempotent: a second `up` starts nothing new.
+    cli("stack", "up")
+    assert cli.kafka_pid() == pid
+    assert cli.our_processes() == [pid]
+
+    down = cli("stack", "down")
+    assert f"stopped (pid {pid})" in down.stdout
+    assert not pid_alive(pid)
+    assert cli.our_processes() == []
+    assert "stopped" in cli("stack", "status").stdout
+
+    # And `down` again is harmless.
+    assert "not started by this stack" in cli("stack", "down").stdout
+
+
+def test_crashed_broker_is_reported_and_stale_pid_file_recovered(cli: StackCli):
+    cli("stack", "up")
+    pid = cli.kafka_pid()
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: not pid_alive(pid), timeout=10)
+
+    status = cli("stack", "status", ok=False)
+    assert status.returncode == 1
+    assert "crashed" in status.stdout
+
+    # The pid file left by the crash is stale: `up` says so and starts a new broker.
+    up = cli("stack", "up")
+    assert "running" in up.stdout
+    assert cli.kafka_pid() != pid
+    assert "running" in cli("stack", "status").stdout
+
+
+def test_port_in_use_is_one_line_naming_the_setting(cli: StackCli):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", cli.kafka_port))
+        sock.listen()
+        line = one_line_error(cli("stack", "up", ok=False))
+    assert f"port {cli.kafka_port}" in line and "SANGSAENG_KAFKA_BOOTSTRAP" in line
+    assert cli.our_processes() == []
+
+
+def test_java_missing_is_one_line_saying_what_to_install(cli: StackCli, tmp_path: Path):
+    bin_dir = tmp_path / "bin"  # a PATH with everything but java
+    bin_dir.mkdir()
+    for tool in ("mvn", "runuser"):
+        if shutil.which(tool):
+            (bin_dir / tool).symlink_to(shutil.which(tool))
+    line = one_line_error(cli("stack", "up", env={"PATH": str(bin_dir)}, ok=False))
+    assert "java not found" in line and "openjdk-17" in line
+
+
+def test_corrupted_state_dir_is_one_line_and_wipe_recovers(cli: StackCli):
+    cli("stack", "up")
+    cli("stack", "down")
+    data = cli.state_dir / "stack" / "kafka" / "data"
+    (data / "meta.properties").write_text("garbage")
+    line = one_line_error(cli("stack", "up", ok=False))
+    assert "corrupted" in line and "stack down --wipe" in line
+
+    cli.kafka_pid_file.write_text("{half a json")
+    line = one_line_error(cli("stack", "status", ok=False))
+    assert "corrupted" in line
+
+    cli("stack", "down", "--wipe")
+    assert "running" in cli("stack", "up").stdout
+
+
+def test_bad_setting_is_one_line_with_exit_code_2(cli: StackCli):
+    proc = cli("stack", "status", env={"SANGSAENG_POSTGRES_PORTT": "1"}, ok=False)
+    assert proc.returncode == 2
+    assert "SANGSAENG_POSTGRES_PORTT" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.postgres
+def test_up_with_postgres_then_down_stops_both(cli: StackCli):
+    up = cli("stack", "up", "--postgres")
+    assert "postgresql+psycopg://sangsaeng@127.0.0.1:" in up.stdout
+    status = cli("stack", "status").stdout
+    assert status.count("running") == 2
+    assert len(cli.our_processes()) == 2  # the broker and the postmaster
+
+    import psycopg
+
+    port = cli.env["SANGSAENG_POSTGRES_PORT"]
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=sangsaeng dbname=sangsaeng") as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
+
+    cli("stack", "up", "--postgres")  # idempotent for both
+    assert len(cli.our_processes()) == 2
+
+    down = cli("stack", "down").stdout
+    assert "postgres: stopped" in down and "kafka: stopped" in down
+    assert cli.our_processes() == []
