@@ -1,16 +1,19 @@
 """The local stack as one thing: `up`, `down` and `status` over its services.
 
-Kafka always; PostgreSQL on request (`--postgres`). Idempotent: `up` twice starts
-nothing twice, `down` stops only what `up` started, a crashed service shows in
-`status`. One lock per state dir keeps two commands from racing.
+Kafka and the schema registry always; PostgreSQL on request (`--postgres`).
+Idempotent: `up` twice starts nothing twice, `down` stops only what `up` started,
+a crashed service shows in `status`. One lock per state dir keeps two commands
+from racing.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from infra.kafka.broker import KafkaBroker
 from infra.postgres.cluster import PostgresCluster
 from infra.process import ServiceStatus, locked
+from infra.python_service import PythonService
 from sangsaeng.settings import Settings
 
 Report = Callable[[str], None]
@@ -26,6 +29,7 @@ class Stack:
 
     kafka: KafkaBroker
     postgres: PostgresCluster
+    registry: PythonService
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Stack":
@@ -42,6 +46,14 @@ class Stack:
             postgres=PostgresCluster(
                 service_dir=settings.stack_dir / "postgres", port=settings.postgres_port
             ),
+            registry=PythonService(
+                name="registry",
+                command=("registry", "serve"),
+                service_dir=settings.stack_dir / "registry",
+                host=urlsplit(settings.schema_registry_url).hostname or "127.0.0.1",
+                port=urlsplit(settings.schema_registry_url).port or 8081,
+                setting="SANGSAENG_SCHEMA_REGISTRY_URL",
+            ),
         )
 
     @property
@@ -49,17 +61,20 @@ class Stack:
         return locked(self.kafka.service_dir.parent / ".lock")
 
     def up(self, *, postgres: bool = False, report: Report = _quiet) -> list[ServiceStatus]:
-        """Start what is not running yet; returns the status of every requested service."""
+        """Start what is not running yet; returns the status of every requested service.
+
+        PostgreSQL first: the registry may keep its tables there (SANGSAENG_DATABASE_URL).
+        """
         with self._lock:
-            statuses = [self.kafka.start(report)]
-            if postgres:
-                statuses.append(self.postgres.start(report))
+            statuses = [self.postgres.start(report)] if postgres else []
+            statuses.append(self.kafka.start(report))
+            statuses.append(self.registry.start(report))
             return statuses
 
     def down(self, *, wipe: bool = False) -> list[str]:
-        """Stop what `up` started (PostgreSQL first: it may hold clients of Kafka's data)."""
+        """Stop what `up` started, clients before the services they use."""
         with self._lock:
-            said = [self.postgres.stop(), self.kafka.stop()]
+            said = [self.registry.stop(), self.kafka.stop(), self.postgres.stop()]
             if wipe:
                 self.postgres.wipe()
                 self.kafka.wipe()
@@ -68,4 +83,4 @@ class Stack:
 
     def status(self) -> list[ServiceStatus]:
         """One row per service, including those never started."""
-        return [self.kafka.status(), self.postgres.status()]
+        return [self.kafka.status(), self.registry.status(), self.postgres.status()]

@@ -4,7 +4,9 @@ Every `PlatformError` ends as one red line on stderr and exit code 1 (2 for bad
 settings), never a traceback.
 """
 
+import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,6 +33,12 @@ stack_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(stack_app, name="stack")
+registry_app = typer.Typer(help="The Confluent-compatible schema registry.", no_args_is_help=True)
+app.add_typer(registry_app, name="registry")
+schemas_app = typer.Typer(
+    help="The event contracts (schemas/avro/*.avsc) in the schema registry.", no_args_is_help=True
+)
+app.add_typer(schemas_app, name="schemas")
 
 
 def _version(value: bool) -> None:
@@ -129,6 +137,109 @@ def stack_fetch() -> None:
     with console.status("Resolving Apache Kafka jars…") as status:
         libs = resolve_jars(get_settings().cache_dir, report=status.update)
     console.print(f"Apache Kafka {kafka_version()}: {libs}")
+
+
+@registry_app.command("serve")
+def registry_serve(
+    host: Annotated[str | None, typer.Option(help="Interface (default: from the URL).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: from the URL).")] = None,
+) -> None:
+    """Run the registry in the foreground at SANGSAENG_SCHEMA_REGISTRY_URL (OpenAPI at /docs)."""
+    from schemas.registry.server import host_port, serve
+
+    settings = get_settings()
+    default_host, default_port = host_port(settings.schema_registry_url)
+    serve(settings, host or default_host, port or default_port)
+
+
+@registry_app.command("add-user")
+def registry_add_user(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
+    """Create (or reset) a user who may write to the registry; prints its password once."""
+    from sangsaeng.db import make_engine
+    from schemas.registry.auth import Credentials
+
+    password = Credentials(make_engine(get_settings().database_url)).add_user(name)
+    console.print(f"user [bold]{name}[/], password [bold]{password}[/] (shown only now)")
+    console.print(f"clients use it as SANGSAENG_REGISTRY_AUTH={name}:<password>")
+
+
+def _registry_client():  # noqa: ANN202 - keeps imports out of `--help`
+    from schemas.registry.auth import client_credentials
+    from schemas.registry.client import RegistryClient
+
+    settings = get_settings()
+    return RegistryClient(settings.schema_registry_url, client_credentials(settings))
+
+
+@schemas_app.command("register")
+def schemas_register() -> None:
+    """Register every contract; prints subject, version and id.
+
+    Fails with the compatibility reasons when a changed contract breaks the subject's
+    rule (BACKWARD_TRANSITIVE unless configured otherwise).
+    """
+    from schemas.contracts import all_contracts, contract_text
+    from schemas.topics import subject_for
+
+    client = _registry_client()
+    table = Table(title="Registered contracts", title_justify="left")
+    for column in ("event type", "subject", "version", "id"):
+        table.add_column(column)
+    for event_type in all_contracts():
+        schema_id, version = client.register(subject_for(event_type), contract_text(event_type))
+        table.add_row(event_type.value, subject_for(event_type), str(version), str(schema_id))
+    console.print(table)
+
+
+@schemas_app.command("check")
+def schemas_check(
+    file: Annotated[
+        Path, typer.Argument(help="An .avsc file (a record schema).", exists=True, dir_okay=False)
+    ],
+) -> None:
+    """Would the registry accept this schema under its subject? Exit 1 with the reasons if not."""
+    from schemas.registry.client import RegistryClientError
+    from schemas.serde import full_name
+
+    text = file.read_text()
+    try:
+        subject = full_name(json.loads(text))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise PlatformError(f"{file} is not an Avro record schema (JSON with a name)") from None
+    client = _registry_client()
+    try:
+        problems = client.compatibility(subject, text)
+    except RegistryClientError as exc:
+        if exc.error_code != 40401:
+            raise
+        console.print(f"[green]accepted[/]: {subject} is a new subject (version 1)")
+        return
+    if problems:
+        console.print(f"[bold red]refused[/] under {subject}:")
+        for problem in problems:
+            console.print(f"  - {escape(problem)}")
+        raise typer.Exit(1)
+    console.print(f"[green]accepted[/]: compatible with {subject}")
+
+
+@schemas_app.command("list")
+def schemas_list() -> None:
+    """List the registry's subjects with their latest version, id and compatibility level."""
+    client = _registry_client()
+    table = Table(title=f"Schema registry at {client.url}", title_justify="left")
+    for column in ("subject", "latest version", "id", "fields", "compatibility"):
+        table.add_column(column)
+    for subject in client.subjects():
+        latest = client.latest(subject)
+        fields = len(json.loads(latest["schema"]).get("fields", []))
+        table.add_row(
+            subject,
+            str(latest["version"]),
+            str(latest["id"]),
+            str(fields),
+            client.level(subject),
+        )
+    console.print(table)
 
 
 @app.command("demo")

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         Path.home() / ".cache" / "sangsaeng",
         description="Downloads kept across checkouts (the Kafka jars).",
     )
+    registry_auth: str | None = Field(
+        None,
+        description="user:password for writes to the schema registry; unset: the local "
+        "stack's admin credentials in <state_dir>/registry-credentials.",
+    )
     postgres_port: int = Field(
         54329, ge=1, le=65535, description="Port of the local PostgreSQL cluster."
     )

@@ -1,0 +1,43 @@
+"""The event contracts shipped with the platform: `schemas/avro/<full name>.avsc`.
+
+Loaded from the files beside this module, so the supplier SDK can validate events
+with no registry in reach (a factory's network outage cuts both broker and registry).
+"""
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastavro import parse_schema
+
+from schemas.topics import EventType
+
+AVRO_DIR = Path(__file__).with_name("avro")
+
+
+def contract_path(event_type: EventType | str) -> Path:
+    """The `.avsc` file of an event type."""
+    return AVRO_DIR / f"{EventType(event_type).record_name}.avsc"
+
+
+@cache
+def contract_text(event_type: EventType | str) -> str:
+    """The contract of an event type as written in its file."""
+    return contract_path(event_type).read_text()
+
+
+def contract(event_type: EventType | str) -> dict[str, Any]:
+    """The contract of an event type as a JSON object (a fresh copy)."""
+    return json.loads(contract_text(EventType(event_type)))
+
+
+@cache
+def parsed_contract(event_type: EventType | str) -> dict[str, Any]:
+    """The contract parsed by fastavro, ready for writing and reading."""
+    return parse_schema(contract(EventType(event_type)))
+
+
+def all_contracts() -> dict[EventType, Path]:
+    """Every event type with its contract file."""
+    return {e: contract_path(e) for e in EventType}

@@ -1,0 +1,209 @@
+"""Avro serde in Confluent's wire format: magic byte 0, 4-byte big-endian schema id, Avro.
+
+Subjects follow RecordNameStrategy (the record's full name). Writers are strict: a
+record with an unknown field or missing a field without default is refused, with
+the field named. Readers resolve each writer schema into the reader's current
+contract, so events written with an older schema read as current records with the
+new fields' defaults. Errors name topic, partition and offset.
+"""
+
+import io
+import json
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.validation import ValidationError, validate
+from kafka.serializer import Deserializer, Serializer
+
+from sangsaeng.errors import TerminalError
+from schemas.contracts import contract_text
+from schemas.registry.client import RegistryClient, RegistryClientError
+from schemas.topics import EventType
+
+MAGIC_BYTE = 0
+HEADER = struct.Struct(">bI")
+
+
+class SerializationError(TerminalError):
+    """A record could not be encoded or decoded; says where and which field."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        where = ", ".join(
+            f"{k}={v}"
+            for k, v in (
+                ("topic", topic),
+                ("partition", partition),
+                ("offset", offset),
+                ("field", field),
+            )
+            if v is not None
+        )
+        super().__init__(f"{message}" + (f" [{where}]" if where else ""))
+        self.topic, self.partition, self.offset, self.field = topic, partition, offset, field
+
+
+def full_name(schema: Mapping[str, Any]) -> str:
+    """The full name of a record schema (`namespace.name`)."""
+    name = str(schema["name"])
+    namespace = schema.get("namespace")
+    return name if "." in name or not namespace else f"{namespace}.{name}"
+
+
+def frame(schema_id: int) -> bytes:
+    """The 5-byte Confluent header for `schema_id`."""
+    return HEADER.pack(MAGIC_BYTE, schema_id)
+
+
+def explain(record: Any, parsed: Any, exc: Exception) -> tuple[str, str | None]:
+    """A message naming the offending field, found by fastavro's validator."""
+    try:
+        validate(record, parsed, raise_errors=True, strict=True)
+    except ValidationError as error:
+        first = error.errors[0]
+        return f"{first.field} is {first.datum!r}, expected {first.schema}", first.field
+    except Exception as error:  # validation only words the message; never fail here
+        return f"{type(error).__name__}: {error}", None
+    return f"{type(exc).__name__}: {exc}", None
+
+
+class AvroSerializer(Serializer):
+    """Encodes records of one schema; the id is resolved on first use (registered if asked)."""
+
+    def __init__(
+        self, registry: RegistryClient, schema: str, *, auto_register: bool = True
+    ) -> None:
+        obj = json.loads(schema)
+        self.registry, self.schema_text, self.auto_register = registry, schema, auto_register
+        self.subject = full_name(obj)
+        self.parsed = parse_schema(obj)
+        self._header: bytes | None = None
+
+    @classmethod
+    def for_event_type(
+        cls, registry: RegistryClient, event_type: EventType | str, **kwargs: Any
+    ) -> "AvroSerializer":
+        """A serializer for the contract of `event_type`."""
+        return cls(registry, contract_text(EventType(event_type)), **kwargs)
+
+    @property
+    def header(self) -> bytes:
+        if self._header is None:
+            schema_id = self.registry.id_for(
+                self.subject, self.schema_text, auto_register=self.auto_register
+            )
+            self._header = frame(schema_id)
+        return self._header
+
+    def encode(self, record: Mapping[str, Any], *, topic: str | None = None) -> bytes:
+        """Confluent-framed Avro bytes of `record`; `SerializationError` naming the field."""
+        out = io.BytesIO()
+        out.write(self.header)
+        try:
+            schemaless_writer(out, self.parsed, record, strict_allow_default=True)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            message, field = explain(record, self.parsed, exc)
+            raise SerializationError(
+                f"cannot encode {self.subject}: {message}", topic=topic, field=field
+            ) from None
+        return out.getvalue()
+
+    def serialize(self, topic: str, headers: Any, data: Any) -> bytes:  # kafka-python's API
+        return self.encode(data, topic=topic)
+
+
+class AvroDeserializer(Deserializer):
+    """Decodes Confluent-framed Avro, resolving writers into `readers` (by full name).
+
+    With no `readers`, records read as they were written. With readers, a record whose
+    schema is not one of theirs is refused ("schema of the wrong record").
+    """
+
+    def __init__(
+        self, registry: RegistryClient, readers: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
+        self.registry = registry
+        self.readers = {name: parse_schema(dict(s)) for name, s in (readers or {}).items()}
+        self._writers: dict[int, tuple[Any, Any]] = {}
+
+    @classmethod
+    def for_contracts(cls, registry: RegistryClient) -> "AvroDeserializer":
+        """A deserializer reading every event as the current contract of its type."""
+        readers = {}
+        for event_type in EventType:
+            schema = json.loads(contract_text(event_type))
+            readers[full_name(schema)] = schema
+        return cls(registry, readers)
+
+    def _schemas(self, schema_id: int, where: dict[str, Any]) -> tuple[Any, Any]:
+        if schema_id not in self._writers:
+            try:
+                writer_obj = json.loads(self.registry.schema(schema_id))
+            except RegistryClientError as exc:  # unknown id: 40403 from the registry
+                raise SerializationError(f"unknown schema id {schema_id}: {exc}", **where) from None
+            writer = parse_schema(writer_obj)
+            reader = None
+            if self.readers:
+                name = full_name(writer_obj)
+                if name not in self.readers:
+                    raise SerializationError(
+                        f"schema of the wrong record: written as {name}, expected one of "
+                        f"{', '.join(sorted(self.readers))}",
+                        **where,
+                    )
+                reader = self.readers[name]
+            self._writers[schema_id] = (writer, reader)
+        return self._writers[schema_id]
+
+    def decode(
+        self,
+        data: bytes | None,
+        *,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> dict[str, Any]:
+        """The record in `data`; `SerializationError` saying what is wrong and where."""
+        where = {"topic": topic, "partition": partition, "offset": offset}
+        if not data or len(data) < HEADER.size or data[0] != MAGIC_BYTE:
+            raise SerializationError(
+                "not Confluent wire format (expected magic byte 0 and a 4-byte schema id)", **where
+            )
+        _, schema_id = HEADER.unpack_from(data)
+        writer, reader = self._schemas(schema_id, where)
+        body = io.BytesIO(data)
+        body.seek(HEADER.size)
+        try:
+            record = schemaless_reader(body, writer, reader)
+        except (
+            EOFError,
+            StopIteration,
+            ValueError,
+            IndexError,
+            UnicodeDecodeError,
+            struct.error,
+        ) as exc:
+            raise SerializationError(
+                f"cannot decode with schema id {schema_id}: {type(exc).__name__} "
+                f"(truncated or not written with that schema)",
+                **where,
+            ) from None
+        if body.tell() != len(data):
+            raise SerializationError(
+                f"{len(data) - body.tell()} bytes left after the record of schema id {schema_id}"
+                " (not written with that schema)",
+                **where,
+            )
+        return record  # type: ignore[return-value]
+
+    def deserialize(self, topic: str, headers: Any, data: bytes) -> dict[str, Any]:
+        return self.decode(data, topic=topic)
