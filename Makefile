@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint postgres-server clean help
+.PHONY: setup demo test lint bench postgres-server clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -44,6 +44,9 @@ demo: setup  ## start the stack and run the demo story (again and again, no clea
 # temporary state dir and stops them at the end, passing or failing.
 test: setup postgres-server  ## install what is missing, start what the tests need, run them
 	$(BIN)/python -m pytest
+
+bench: setup  ## run the benchmarks (each prints its figure next to its ceiling)
+	$(BIN)/python -m benchmarks.serde
 
 lint:  ## ruff
 	$(BIN)/ruff check .

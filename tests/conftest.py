@@ -136,3 +136,66 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- the schema registry, served for real (uvicorn on a free port) ----------------------
+
+
+class RunningRegistry:
+    """A registry served by uvicorn in a thread, with a user allowed to write."""
+
+    def __init__(self, db_url: str) -> None:
+        import threading
+
+        import uvicorn
+
+        from infra.process import wait_for
+        from sangsaeng.db import make_engine
+        from schemas.registry.app import create_app
+        from schemas.registry.auth import Credentials
+        from schemas.registry.store import RegistryStore
+
+        self.db_url = db_url
+        self.engine = make_engine(db_url)
+        credentials = Credentials(self.engine)
+        self.auth = ("tester", credentials.add_user("tester"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        app = create_app(RegistryStore(self.engine), credentials)
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        if not wait_for(lambda: self.server.started, timeout=20, interval=0.05):
+            raise RuntimeError("the test registry did not start")
+
+    def client(self, *, auth: bool = True):
+        from schemas.registry.client import RegistryClient
+
+        return RegistryClient(self.url, self.auth if auth else None)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.engine.dispose()
+
+
+@pytest.fixture
+def registry(db_url: str) -> Iterator[RunningRegistry]:
+    """A fresh registry on each database of the matrix."""
+    running = RunningRegistry(db_url)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    """One registry (SQLite) for tests that only need somewhere to keep schemas."""
+    running = RunningRegistry(f"sqlite:///{tmp_path_factory.mktemp('registry') / 'r.db'}")
+    try:
+        yield running
+    finally:
+        running.stop()

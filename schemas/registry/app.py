@@ -137,7 +137,7 @@ def create_app(
         )
         return _error(
             422,
-            42201 if any("schema" in str(p.get("loc")) for p in problems) else 422,
+            42201 if any("schema" in p.get("loc", ()) for p in problems) else 422,
             f"invalid request: {said}",
         )
 

@@ -103,6 +103,11 @@ class RegistryClient:
             return self._call("GET", "/config")["compatibilityLevel"]
         return self._call("GET", f"/config/{subject}", defaultToGlobal="true")["compatibilityLevel"]
 
+    def set_level(self, level: str, subject: str | None = None) -> str:
+        """Set the compatibility level of `subject` (None: the global one)."""
+        path = "/config" if subject is None else f"/config/{subject}"
+        return self._call("PUT", path, {"compatibility": level})["compatibility"]
+
     def compatibility(self, subject: str, schema: str) -> list[str]:
         """Why `schema` would be refused under `subject` (empty: accepted)."""
         answer = self._call(

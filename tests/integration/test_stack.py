@@ -4,6 +4,7 @@ Each test drives the CLI in a subprocess against its own state dir and free port
 so it never touches a developer's running stack or the session's broker.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from infra.process import free_port, pid_alive, processes_with, wait_for
@@ -27,12 +29,15 @@ class StackCli:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self.kafka_port = free_port()
+        self.registry_port = free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("SANGSAENG_")},
             "SANGSAENG_STATE_DIR": str(state_dir),
             "SANGSAENG_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.kafka_port}",
             "SANGSAENG_KAFKA_CONTROLLER_PORT": str(free_port()),
             "SANGSAENG_POSTGRES_PORT": str(free_port()),
+            "SANGSAENG_SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{self.registry_port}",
+            "SANGSAENG_DATABASE_URL": f"sqlite:///{state_dir / 'sangsaeng.db'}",
             "COLUMNS": "200",
         }
 
@@ -56,12 +61,15 @@ class StackCli:
         return self.state_dir / "stack" / "kafka" / "service.json"
 
     def kafka_pid(self) -> int:
-        import json
-
         return int(json.loads(self.kafka_pid_file.read_text())["pid"])
 
     def our_processes(self) -> list[int]:
-        return processes_with(str(self.state_dir.resolve()))
+        """The broker and PostgreSQL (their command lines name the state dir) and the
+        registry (its command line names its port)."""
+        return sorted(
+            processes_with(str(self.state_dir.resolve()))
+            + processes_with(f"registry serve --host 127.0.0.1 --port {self.registry_port}")
+        )
 
 
 @pytest.fixture
@@ -91,23 +99,27 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
 
 def test_up_status_down_leaves_nothing_behind(cli: StackCli):
     up = cli("stack", "up")
-    assert "running" in up.stdout
+    assert up.stdout.count("running") == 2  # kafka and the registry
     pid = cli.kafka_pid()
     assert pid_alive(pid)
+    started = cli.our_processes()
+    assert len(started) == 2 and pid in started
 
     status = cli("stack", "status")
-    assert "kafka" in status.stdout and "running" in status.stdout and str(pid) in status.stdout
+    assert "kafka" in status.stdout and "registry" in status.stdout
+    assert status.stdout.count("running") == 2 and str(pid) in status.stdout
+    assert httpx.get(f"http://127.0.0.1:{cli.registry_port}/subjects").json() == []
 
     # Idempotent: a second `up` starts nothing new.
     cli("stack", "up")
     assert cli.kafka_pid() == pid
-    assert cli.our_processes() == [pid]
+    assert cli.our_processes() == started
 
     down = cli("stack", "down")
-    assert f"stopped (pid {pid})" in down.stdout
+    assert f"kafka: stopped (pid {pid})" in down.stdout and "registry: stopped" in down.stdout
     assert not pid_alive(pid)
     assert cli.our_processes() == []
-    assert "stopped" in cli("stack", "status").stdout
+    assert "running" not in cli("stack", "status").stdout
 
     # And `down` again is harmless.
     assert "not started by this stack" in cli("stack", "down").stdout
@@ -176,8 +188,8 @@ def test_up_with_postgres_then_down_stops_both(cli: StackCli):
     up = cli("stack", "up", "--postgres")
     assert "postgresql+psycopg://sangsaeng@127.0.0.1:" in up.stdout
     status = cli("stack", "status").stdout
-    assert status.count("running") == 2
-    assert len(cli.our_processes()) == 2  # the broker and the postmaster
+    assert status.count("running") == 3
+    assert len(cli.our_processes()) == 3  # the broker, the registry and the postmaster
 
     import psycopg
 
@@ -185,8 +197,8 @@ def test_up_with_postgres_then_down_stops_both(cli: StackCli):
     with psycopg.connect(f"host=127.0.0.1 port={port} user=sangsaeng dbname=sangsaeng") as conn:
         assert conn.execute("select 1").fetchone() == (1,)
 
-    cli("stack", "up", "--postgres")  # idempotent for both
-    assert len(cli.our_processes()) == 2
+    cli("stack", "up", "--postgres")  # idempotent for all
+    assert len(cli.our_processes()) == 3
 
     down = cli("stack", "down").stdout
     assert "postgres: stopped" in down and "kafka: stopped" in down
