@@ -48,6 +48,7 @@ class Stack:
             ),
             registry=PythonService(
                 name="registry",
+                title="schema registry",
                 command=("registry", "serve"),
                 service_dir=settings.stack_dir / "registry",
                 host=urlsplit(settings.schema_registry_url).hostname or "127.0.0.1",

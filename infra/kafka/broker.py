@@ -16,33 +16,16 @@ import subprocess
 import tempfile
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.process import (
-    ServiceRecord,
-    ServiceStatus,
-    log_tail,
-    now_iso,
-    process_matches,
-    processes_with,
-    require_free_port,
-    require_tool,
-    terminate,
-    wait_for,
-)
-from sangsaeng.errors import TerminalError, TransientError
+from infra.process import require_free_port, require_tool
+from infra.service import ManagedService, Report, quiet
+from sangsaeng.errors import TerminalError
 
 POM = Path(__file__).with_name("pom.xml")
 MIN_JAVA = 17
 START_TIMEOUT_S = 90.0
-
-Report = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    pass
 
 
 def kafka_version(pom: Path = POM) -> str:
@@ -79,7 +62,7 @@ def require_java() -> str:
     return java
 
 
-def resolve_jars(cache_dir: Path, report: Report = _quiet) -> Path:
+def resolve_jars(cache_dir: Path, report: Report = quiet) -> Path:
     """The folder holding the broker's jars, resolved with Maven on first use.
 
     Cached per content of `pom.xml`, so editing the release fetches the new one.
@@ -149,7 +132,7 @@ logger.state.level = warn
 
 
 @dataclass
-class KafkaBroker:
+class KafkaBroker(ManagedService):
     """One single-node KRaft broker whose files live under `service_dir`."""
 
     service_dir: Path
@@ -160,11 +143,20 @@ class KafkaBroker:
     heap_mb: int = 512
 
     name = "kafka"
+    title = "Kafka broker"
 
     @property
     def bootstrap(self) -> str:
         """host:port clients connect to."""
         return f"{self.host}:{self.port}"
+
+    @property
+    def address(self) -> str:
+        return self.bootstrap
+
+    @property
+    def marker(self) -> str:
+        return str(self.properties_file.resolve())
 
     @property
     def data_dir(self) -> Path:
@@ -173,10 +165,6 @@ class KafkaBroker:
     @property
     def log_file(self) -> Path:
         return self.service_dir / "broker.log"
-
-    @property
-    def record_file(self) -> Path:
-        return self.service_dir / "service.json"
 
     @property
     def properties_file(self) -> Path:
@@ -209,30 +197,7 @@ class KafkaBroker:
             ]
         )
 
-    # -- status --------------------------------------------------------------------
-
-    def record(self) -> ServiceRecord | None:
-        return ServiceRecord.load(self.record_file)
-
-    def status(self) -> ServiceStatus:
-        """Whether the broker `up` started is running, crashed, or was never started."""
-        rec = self.record()
-        if rec is None:
-            return ServiceStatus(self.name, "stopped", self.bootstrap)
-        base = dict(address=rec.address, pid=rec.pid, since=rec.started_at, log=rec.log)
-        if not process_matches(rec.pid, rec.marker):
-            last = log_tail(self.log_file, grep="ERROR") or log_tail(self.log_file)
-            return ServiceStatus(self.name, "crashed", **base, detail=last[:200])
-        if not self._answers(timeout_s=3):
-            return ServiceStatus(
-                self.name,
-                "unresponsive",
-                **base,
-                detail="process alive but not answering metadata requests",
-            )
-        return ServiceStatus(self.name, "running", **base)
-
-    def _answers(self, timeout_s: float) -> bool:
+    def answers(self) -> bool:
         """True when the broker answers a metadata request and has registered itself."""
         from kafka import KafkaAdminClient
         from kafka.errors import KafkaError
@@ -241,8 +206,8 @@ class KafkaBroker:
         try:
             admin = KafkaAdminClient(
                 bootstrap_servers=self.bootstrap,
-                request_timeout_ms=int(timeout_s * 1000),
-                bootstrap_timeout_ms=int(timeout_s * 1000),
+                request_timeout_ms=2000,
+                bootstrap_timeout_ms=2000,
             )
         except (KafkaError, OSError, ValueError):
             return False
@@ -254,21 +219,12 @@ class KafkaBroker:
             with contextlib.suppress(Exception):
                 admin.close()
 
-    # -- start / stop -----------------------------------------------------------------
-
-    def start(self, report: Report = _quiet) -> ServiceStatus:
-        """Start the broker unless it already runs; returns its status once it answers.
+    def _launch(self, report: Report) -> None:
+        """Check Java, the jars and the ports; format storage if new; run `kafka.Kafka`.
 
         Raises `TerminalError` (Java/Maven missing, port taken, corrupted data dir,
         broker exited) or `TransientError` (did not answer in time) with what to do.
         """
-        rec = self.record()
-        if rec is not None:
-            if process_matches(rec.pid, rec.marker):
-                return self.status()
-            report(f"kafka: removed stale pid file (pid {rec.pid} is not running)")
-            self.record_file.unlink()
-
         java = require_java()
         libs = resolve_jars(self.cache_dir, report)
         require_free_port(self.host, self.port, "SANGSAENG_KAFKA_BOOTSTRAP")
@@ -279,55 +235,23 @@ class KafkaBroker:
         log4j = self.service_dir / "log4j2.properties"
         log4j.write_text(LOG4J2)
         self._format_storage(java, libs)
-
-        cmd = [
-            java,
-            f"-Xms{self.heap_mb}m",
-            f"-Xmx{self.heap_mb}m",
-            "-XX:+UseG1GC",
-            "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={log4j.resolve()}",
-            "-cp",
-            f"{libs}/*",
-            "kafka.Kafka",
-            str(self.properties_file.resolve()),
-        ]
-        report(f"kafka: starting Apache Kafka {kafka_version()} on {self.bootstrap}")
-        with self.log_file.open("ab") as log:
-            proc = subprocess.Popen(
-                cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        ServiceRecord(
-            name=self.name,
-            pid=proc.pid,
-            address=self.bootstrap,
-            started_at=now_iso(),
-            log=str(self.log_file),
-            marker=str(self.properties_file.resolve()),
-        ).save(self.record_file)
-
-        ready = wait_for(
-            lambda: proc.poll() is not None or self._answers(timeout_s=2),
-            timeout=START_TIMEOUT_S,
-            interval=0.25,
+        report(f"kafka: Apache Kafka {kafka_version()}")
+        self._spawn_and_wait(
+            [
+                java,
+                f"-Xms{self.heap_mb}m",
+                f"-Xmx{self.heap_mb}m",
+                "-XX:+UseG1GC",
+                "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={log4j.resolve()}",
+                "-cp",
+                f"{libs}/*",
+                "kafka.Kafka",
+                self.marker,
+            ],
+            report,
+            START_TIMEOUT_S,
         )
-        if proc.poll() is not None:
-            self.record_file.unlink(missing_ok=True)
-            last = log_tail(self.log_file, grep="ERROR") or log_tail(self.log_file)
-            raise TerminalError(
-                f"the Kafka broker exited during start-up (code {proc.returncode}): "
-                f"{last[:300]} — full log: {self.log_file}"
-            )
-        if not ready:
-            raise TransientError(
-                f"the Kafka broker (pid {proc.pid}) did not answer within {START_TIMEOUT_S:.0f}s; "
-                f"see {self.log_file}, then `sangsaeng stack status` or `sangsaeng stack down`"
-            )
-        return self.status()
 
     def _format_storage(self, java: str, libs: Path) -> None:
         """Format the KRaft storage on first start; refuse a data dir that is half there."""
@@ -355,7 +279,7 @@ class KafkaBroker:
                 "-t",
                 new_cluster_id(),
                 "-c",
-                str(self.properties_file.resolve()),
+                self.marker,
             ],
             capture_output=True,
             text=True,
@@ -367,29 +291,7 @@ class KafkaBroker:
                 f"formatting the Kafka storage in {self.data_dir} failed: {said[-1][:300]}"
             )
 
-    def stop(self) -> str:
-        """Stop the broker `start` launched (and only that one); returns what happened."""
-        try:
-            rec = self.record()
-        except TerminalError:
-            # The pid file is unreadable: find our broker by its properties path instead.
-            pids = processes_with(str(self.properties_file.resolve()))
-            for pid in pids:
-                terminate(pid, grace_seconds=30)
-            self.record_file.unlink(missing_ok=True)
-            return f"kafka: pid file was corrupted; stopped {len(pids)} broker process(es)"
-        if rec is None:
-            return "kafka: not started by this stack"
-        if not process_matches(rec.pid, rec.marker):
-            self.record_file.unlink()
-            return f"kafka: was not running (pid {rec.pid} had exited); cleared its pid file"
-        killed = terminate(rec.pid, grace_seconds=30)
-        self.record_file.unlink(missing_ok=True)
-        how = "killed after 30 s" if killed else "stopped"
-        return f"kafka: {how} (pid {rec.pid})"
-
     def wipe(self) -> None:
         """Delete the broker's data (topics, offsets); only when it is not running."""
-        if processes_with(str(self.properties_file.resolve())):
-            raise TerminalError("kafka is running: stop it before wiping its data")
+        self._refuse_wipe_while_running()
         shutil.rmtree(self.service_dir, ignore_errors=True)

@@ -13,33 +13,18 @@ import pwd
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 from glob import glob
 from pathlib import Path
 
-from infra.process import (
-    ServiceRecord,
-    ServiceStatus,
-    log_tail,
-    now_iso,
-    process_matches,
-    processes_with,
-    require_free_port,
-    terminate,
-)
+from infra.process import process_matches, require_free_port
+from infra.service import ManagedService, Report
 from sangsaeng.errors import TerminalError, TransientError
 
 DB_USER = "sangsaeng"
 DB_NAME = "sangsaeng"
 START_TIMEOUT_S = 60
 INSTALL_HINT = "install the server (Debian: apt-get update && apt-get install -y postgresql)"
-
-Report = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    pass
 
 
 def find_bin_dir() -> Path:
@@ -58,7 +43,7 @@ def find_bin_dir() -> Path:
 
 
 @dataclass
-class PostgresCluster:
+class PostgresCluster(ManagedService):
     """One PostgreSQL cluster whose data, log and pid record live under `service_dir`."""
 
     service_dir: Path
@@ -66,6 +51,17 @@ class PostgresCluster:
     host: str = "127.0.0.1"
 
     name = "postgres"
+    title = "PostgreSQL server"
+    kill_group = False  # pg_ctl starts the postmaster; it does not lead its own session
+    log_grep = "FATAL"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def marker(self) -> str:
+        return str(self.data_dir.resolve())
 
     @property
     def data_dir(self) -> Path:
@@ -74,10 +70,6 @@ class PostgresCluster:
     @property
     def log_file(self) -> Path:
         return self.service_dir / "postgres.log"
-
-    @property
-    def record_file(self) -> Path:
-        return self.service_dir / "service.json"
 
     @property
     def url(self) -> str:
@@ -109,8 +101,7 @@ class PostgresCluster:
             return
         shutil.chown(self.service_dir, "postgres", "postgres")
         probe = subprocess.run(
-            [*self._run_as(), "test", "-w", str(self.service_dir.resolve())],
-            check=False,
+            [*self._run_as(), "test", "-w", str(self.service_dir.resolve())], check=False
         )
         if probe.returncode != 0:
             raise TerminalError(
@@ -126,14 +117,6 @@ class PostgresCluster:
             check=False,
         )
 
-    # -- status --------------------------------------------------------------------------
-
-    def record(self) -> ServiceRecord | None:
-        return ServiceRecord.load(self.record_file)
-
-    def _marker(self) -> str:
-        return str(self.data_dir.resolve())
-
     def answers(self) -> bool:
         """True when the server accepts a connection to the platform database."""
         import psycopg
@@ -144,42 +127,20 @@ class PostgresCluster:
         except psycopg.Error:
             return False
 
-    def status(self) -> ServiceStatus:
-        """Whether the cluster `up` started is running, crashed, or was never started."""
-        rec = self.record()
-        if rec is None:
-            return ServiceStatus(self.name, "stopped", f"{self.host}:{self.port}")
-        base = dict(address=rec.address, pid=rec.pid, since=rec.started_at, log=rec.log)
-        if not process_matches(rec.pid, rec.marker):
-            last = log_tail(self.log_file, grep="FATAL") or log_tail(self.log_file)
-            return ServiceStatus(self.name, "crashed", **base, detail=last[:200])
-        if not self.answers():
-            return ServiceStatus(
-                self.name, "unresponsive", **base, detail="process alive but refusing connections"
-            )
-        return ServiceStatus(self.name, "running", **base)
-
     # -- start / stop --------------------------------------------------------------------
 
-    def start(self, report: Report = _quiet) -> ServiceStatus:
-        """Start the cluster unless it already runs; create it on first start.
+    def _launch(self, report: Report) -> None:
+        """Create the cluster on first start, `pg_ctl start` it, create the database.
 
         Raises `TerminalError` (server package missing, port taken, corrupted data dir,
         server refused to start) with what to do next.
         """
-        rec = self.record()
-        if rec is not None:
-            if process_matches(rec.pid, rec.marker):
-                return self.status()
-            report(f"postgres: removed stale pid file (pid {rec.pid} is not running)")
-            self.record_file.unlink()
-
         find_bin_dir()
         require_free_port(self.host, self.port, "SANGSAENG_POSTGRES_PORT")
         self._prepare_dirs()
         self._init_if_new(report)
 
-        report(f"postgres: starting on {self.host}:{self.port}")
+        report(f"postgres: starting on {self.address}")
         options = (
             f"-p {self.port} -c listen_addresses={self.host} "
             f"-k {self.data_dir.resolve()}"  # our own socket dir: no clash with a system server
@@ -187,7 +148,7 @@ class PostgresCluster:
         started = self._tool(
             "pg_ctl",
             "-D",
-            str(self.data_dir.resolve()),
+            self.marker,
             "-l",
             str(self.log_file.resolve()),
             "-o",
@@ -198,21 +159,12 @@ class PostgresCluster:
             "start",
         )
         if started.returncode != 0:
-            last = log_tail(self.log_file, grep="FATAL") or started.stderr.strip()
+            last = self._last_words() or started.stderr.strip()
             raise TerminalError(
                 f"PostgreSQL did not start: {last[:300]} — full log: {self.log_file}"
             )
-        pid = self._postmaster_pid()
-        ServiceRecord(
-            name=self.name,
-            pid=pid,
-            address=f"{self.host}:{self.port}",
-            started_at=now_iso(),
-            log=str(self.log_file),
-            marker=self._marker(),
-        ).save(self.record_file)
+        self._save_record(self._postmaster_pid())
         self._ensure_database()
-        return self.status()
 
     def _init_if_new(self, report: Report) -> None:
         if self.data_dir.exists() and any(self.data_dir.iterdir()):
@@ -226,7 +178,7 @@ class PostgresCluster:
         done = self._tool(
             "initdb",
             "-D",
-            str(self.data_dir.resolve()),
+            self.marker,
             "-U",
             DB_USER,
             "-A",
@@ -257,34 +209,16 @@ class PostgresCluster:
             if not exists:
                 conn.execute(f'CREATE DATABASE "{DB_NAME}"')
 
-    def stop(self) -> str:
-        """Stop the cluster `start` launched (and only that one); returns what happened."""
-        try:
-            rec = self.record()
-        except TerminalError:
-            pids = processes_with(self._marker())
-            for pid in pids:
-                terminate(pid, grace_seconds=30, group=False)
-            self.record_file.unlink(missing_ok=True)
-            return f"postgres: pid file was corrupted; stopped {len(pids)} server process(es)"
-        if rec is None:
-            return "postgres: not started by this stack"
-        if not process_matches(rec.pid, rec.marker):
-            self.record_file.unlink()
-            return f"postgres: was not running (pid {rec.pid} had exited); cleared its pid file"
-        stopped = self._tool(
-            "pg_ctl", "-D", str(self.data_dir.resolve()), "-m", "fast", "-w", "stop"
-        )
-        how = "stopped"
-        if stopped.returncode != 0 and process_matches(rec.pid, rec.marker):
-            terminate(rec.pid, grace_seconds=30, group=False)
-            how = "stopped by signal (pg_ctl failed)"
-        self.record_file.unlink(missing_ok=True)
-        return f"postgres: {how} (pid {rec.pid})"
+    def _stop_process(self, pid: int) -> str:
+        """`pg_ctl stop -m fast` (a clean checkpoint); a signal only if that fails."""
+        stopped = self._tool("pg_ctl", "-D", self.marker, "-m", "fast", "-w", "stop")
+        if stopped.returncode != 0 and process_matches(pid, self.marker):
+            super()._stop_process(pid)
+            return "stopped by signal (pg_ctl failed)"
+        return "stopped"
 
     def wipe(self) -> None:
         """Delete the cluster's data; only when it is not running."""
-        if processes_with(self._marker()):
-            raise TerminalError("postgres is running: stop it before wiping its data")
+        self._refuse_wipe_while_running()
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(self.service_dir)
