@@ -242,6 +242,75 @@ def schemas_list() -> None:
     console.print(table)
 
 
+@app.command("push")
+def push(
+    file: Annotated[
+        Path,
+        typer.Argument(help="JSON Lines file, one event per line.", exists=True, dir_okay=False),
+    ],
+    supplier: Annotated[str, typer.Option("--supplier", help="Supplier id, e.g. S0001.")],
+    event_type: Annotated[
+        str, typer.Option("--type", help="production, quality, machine_status, shipment or energy.")
+    ],
+) -> None:
+    """Send events from a JSON Lines file through the supplier SDK (spool, then Kafka).
+
+    Valid lines are accepted even if others are refused; refused lines are listed with
+    their line number, field and reason (exit 1). Accepted events that the broker could
+    not take stay in the local spool and go out with the next push.
+    """
+    from rich.progress import Progress
+
+    from connectors.sdk import SupplierClient
+    from sangsaeng.errors import TransientError
+
+    client = SupplierClient.from_settings(supplier, get_settings())
+    accepted, refused = 0, []
+
+    def accept(chunk: list[tuple[int, object]]) -> None:
+        nonlocal accepted
+        ids, rejected = client.send_batch(event_type, [record for _, record in chunk])
+        accepted += len(ids)
+        refused.extend((chunk[i][0], exc.field or "", exc.reason) for i, exc in rejected)
+
+    try:
+        chunk: list[tuple[int, object]] = []
+        with file.open() as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    chunk.append((number, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    refused.append((number, "", f"not JSON: {exc.msg}"))
+                if len(chunk) == 1000:
+                    accept(chunk)
+                    chunk = []
+        accept(chunk)
+        refused.sort()
+        try:
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task("Forwarding to Kafka", total=client.pending())
+                client.flush(progress=lambda n: progress.advance(task, n))
+        except TransientError as exc:
+            err_console.print(f"[yellow]warning:[/] {escape(str(exc))}")
+        console.print(
+            f"accepted {accepted}, refused {len(refused)}, still spooled {client.pending()}"
+        )
+    finally:
+        client.close()
+    if refused:
+        table = Table(title=f"Refused lines of {file}", title_justify="left")
+        for column in ("line", "field", "reason"):
+            table.add_column(column)
+        for number, field, reason in refused[:50]:
+            table.add_row(str(number), field, escape(reason))
+        console.print(table)
+        if len(refused) > 50:
+            console.print(f"… and {len(refused) - 50} more")
+        raise typer.Exit(1)
+
+
 @app.command("demo")
 def demo() -> None:
     """Bring the stack up and show it working: a topic, produce, consume with a group."""

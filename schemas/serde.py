@@ -87,6 +87,7 @@ class AvroSerializer(Serializer):
         self.subject = full_name(obj)
         self.parsed = parse_schema(obj)
         self._fields = frozenset(f["name"] for f in obj.get("fields", ()))
+        self._required = frozenset(f["name"] for f in obj.get("fields", ()) if "default" not in f)
         self._header: bytes | None = None
 
     @classmethod
@@ -110,6 +111,16 @@ class AvroSerializer(Serializer):
         """Confluent-framed Avro bytes of `record`; `SerializationError` naming the field."""
         out = io.BytesIO(self._header or self.header)
         out.seek(0, io.SEEK_END)
+        self._write(out, record, topic)
+        return out.getvalue()
+
+    def encode_body(self, record: Mapping[str, Any], *, topic: str | None = None) -> bytes:
+        """The Avro body alone (no frame, no registry needed); prepend `header` to send."""
+        out = io.BytesIO()
+        self._write(out, record, topic)
+        return out.getvalue()
+
+    def _write(self, out: io.BytesIO, record: Mapping[str, Any], topic: str | None) -> None:
         try:
             # fastavro's own strict mode costs a third of the throughput; missing fields
             # without a default already fail, so only unknown fields need checking here.
@@ -122,11 +133,14 @@ class AvroSerializer(Serializer):
                 )
             schemaless_writer(out, self.parsed, record)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-            message, field = explain(record, self.parsed, exc)
+            missing = sorted(self._required.difference(record))
+            if missing:
+                message, field = f"{missing[0]} is missing (required, no default)", missing[0]
+            else:
+                message, field = explain(record, self.parsed, exc)
             raise SerializationError(
                 f"cannot encode {self.subject}: {message}", topic=topic, field=field
             ) from None
-        return out.getvalue()
 
     def serialize(self, topic: str, headers: Any, data: Any) -> bytes:  # kafka-python's API
         return self.encode(data, topic=topic)
