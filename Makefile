@@ -47,6 +47,7 @@ test: setup postgres-server  ## install what is missing, start what the tests ne
 
 bench: setup  ## run the benchmarks (each prints its figure next to its ceiling)
 	$(BIN)/python -m benchmarks.serde
+	$(BIN)/python -m benchmarks.ingest_edge
 
 lint:  ## ruff
 	$(BIN)/ruff check .

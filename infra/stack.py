@@ -1,6 +1,7 @@
 """The local stack as one thing: `up`, `down` and `status` over its services.
 
-Kafka and the schema registry always; PostgreSQL on request (`--postgres`).
+Kafka, the schema registry and the ingest gateway always; PostgreSQL on request
+(`--postgres`).
 Idempotent: `up` twice starts nothing twice, `down` stops only what `up` started,
 a crashed service shows in `status`. One lock per state dir keeps two commands
 from racing.
@@ -30,6 +31,7 @@ class Stack:
     kafka: KafkaBroker
     postgres: PostgresCluster
     registry: PythonService
+    gateway: PythonService
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Stack":
@@ -55,6 +57,15 @@ class Stack:
                 port=urlsplit(settings.schema_registry_url).port or 8081,
                 setting="SANGSAENG_SCHEMA_REGISTRY_URL",
             ),
+            gateway=PythonService(
+                name="gateway",
+                title="ingest gateway",
+                command=("gateway", "serve"),
+                service_dir=settings.stack_dir / "gateway",
+                host=urlsplit(settings.gateway_url).hostname or "127.0.0.1",
+                port=urlsplit(settings.gateway_url).port or 8088,
+                setting="SANGSAENG_GATEWAY_URL",
+            ),
         )
 
     @property
@@ -70,12 +81,18 @@ class Stack:
             statuses = [self.postgres.start(report)] if postgres else []
             statuses.append(self.kafka.start(report))
             statuses.append(self.registry.start(report))
+            statuses.append(self.gateway.start(report))
             return statuses
 
     def down(self, *, wipe: bool = False) -> list[str]:
         """Stop what `up` started, clients before the services they use."""
         with self._lock:
-            said = [self.registry.stop(), self.kafka.stop(), self.postgres.stop()]
+            said = [
+                self.gateway.stop(),
+                self.registry.stop(),
+                self.kafka.stop(),
+                self.postgres.stop(),
+            ]
             if wipe:
                 self.postgres.wipe()
                 self.kafka.wipe()
@@ -84,4 +101,9 @@ class Stack:
 
     def status(self) -> list[ServiceStatus]:
         """One row per service, including those never started."""
-        return [self.kafka.status(), self.registry.status(), self.postgres.status()]
+        return [
+            self.kafka.status(),
+            self.registry.status(),
+            self.gateway.status(),
+            self.postgres.status(),
+        ]

@@ -39,6 +39,12 @@ schemas_app = typer.Typer(
     help="The event contracts (schemas/avro/*.avsc) in the schema registry.", no_args_is_help=True
 )
 app.add_typer(schemas_app, name="schemas")
+suppliers_app = typer.Typer(
+    help="Onboard suppliers: record, topics, gateway key.", no_args_is_help=True
+)
+app.add_typer(suppliers_app, name="suppliers")
+gateway_app = typer.Typer(help="The HTTP ingest gateway for suppliers' MES.", no_args_is_help=True)
+app.add_typer(gateway_app, name="gateway")
 
 
 def _version(value: bool) -> None:
@@ -240,6 +246,81 @@ def schemas_list() -> None:
             client.level(subject),
         )
     console.print(table)
+
+
+def _suppliers():  # noqa: ANN202 - keeps imports out of `--help`
+    from connectors.onboarding import Suppliers
+    from sangsaeng.db import make_engine
+
+    return Suppliers(make_engine(get_settings().database_url))
+
+
+@suppliers_app.command("add")
+def suppliers_add(
+    supplier_id: Annotated[str, typer.Argument(help="Supplier id: A-Z, a-z, 0-9, _ or -.")],
+    name: Annotated[str, typer.Option(help="The supplier's name.")],
+    sector: Annotated[str, typer.Option(help="Sector, e.g. 'auto parts', 'masks'.")],
+) -> None:
+    """Onboard a supplier: record it, create its topics, issue its gateway API key.
+
+    Idempotent: a known supplier keeps its record and key; missing topics are created.
+    """
+    settings = get_settings()
+    done = _suppliers().onboard(
+        settings.kafka_bootstrap,
+        supplier_id,
+        name,
+        sector,
+        partitions=settings.topic_partitions,
+        retention_days=settings.topic_retention_days,
+    )
+    console.print(
+        f"supplier {supplier_id}: "
+        + ("onboarded" if done.created else "already known")
+        + f"; {len(done.topics_created)} topic(s) created"
+    )
+    if done.api_key:
+        console.print(f"gateway API key (shown only now): [bold]{done.api_key}[/]")
+    else:
+        console.print("it already has a gateway key; `sangsaeng gateway add-key` issues another")
+
+
+@suppliers_app.command("list")
+def suppliers_list() -> None:
+    """List the onboarded suppliers."""
+    table = Table(title="Suppliers", title_justify="left")
+    for column in ("supplier", "name", "sector", "onboarded (UTC)"):
+        table.add_column(column)
+    for row in _suppliers().all():
+        table.add_row(
+            row.supplier_id, row.name, row.sector, row.onboarded_at.strftime("%Y-%m-%d %H:%M")
+        )
+    console.print(table)
+
+
+@gateway_app.command("add-key")
+def gateway_add_key(
+    supplier: Annotated[str, typer.Option("--supplier", help="An onboarded supplier id.")],
+) -> None:
+    """Issue a new gateway API key for a supplier; printed once, stored hashed."""
+    console.print(
+        f"gateway API key for {supplier} (shown only now): "
+        f"[bold]{_suppliers().issue_key(supplier)}[/]"
+    )
+
+
+@gateway_app.command("serve")
+def gateway_serve(
+    host: Annotated[str | None, typer.Option(help="Interface (default: from the URL).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: from the URL).")] = None,
+) -> None:
+    """Run the gateway in the foreground at SANGSAENG_GATEWAY_URL (OpenAPI at /docs)."""
+    from connectors.gateway.server import serve
+    from schemas.registry.server import host_port
+
+    settings = get_settings()
+    default_host, default_port = host_port(settings.gateway_url)
+    serve(settings, host or default_host, port or default_port)
 
 
 @app.command("push")

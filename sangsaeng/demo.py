@@ -43,6 +43,7 @@ def run_demo(settings: Settings, console: Console) -> None:
         stack.up(report=status.update)
     console.print(f"[green]✓[/] Apache Kafka answers at {stack.kafka.bootstrap}")
     console.print(f"[green]✓[/] schema registry answers at {stack.registry.url}")
+    console.print(f"[green]✓[/] ingest gateway answers at {stack.gateway.url}")
 
     schemas_register()
     schemas_list()

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
         description="user:password for writes to the schema registry; unset: the local "
         "stack's admin credentials in <state_dir>/registry-credentials.",
     )
+    topic_partitions: int = Field(3, ge=1, le=256, description="Partitions of a new topic.")
+    topic_retention_days: int = Field(
+        30, ge=1, description="How long supplier topics keep events (days)."
+    )
+    gateway_rate_per_second: float = Field(
+        20.0, gt=0, description="Requests per second allowed per gateway API key (burst 2x)."
+    )
     postgres_port: int = Field(
         54329, ge=1, le=65535, description="Port of the local PostgreSQL cluster."
     )

@@ -89,6 +89,7 @@ class Spool:
     def remove(self, seqs: list[int]) -> None:
         """Forget events the broker acknowledged."""
         with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")  # one transaction, one fsync, for the batch
             self._db.executemany("DELETE FROM spool WHERE seq = ?", [(s,) for s in seqs])
 
     def topics(self) -> list[str]:
@@ -100,6 +101,7 @@ class Spool:
         if not event_ids:
             return 0
         with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
             before = self.count()
             self._db.executemany("DELETE FROM spool WHERE event_id = ?", [(e,) for e in event_ids])
             return before - self.count()

@@ -15,9 +15,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sangsaeng import __version__
+from sangsaeng.http import BodyLimit
 from schemas.registry import MEDIA_TYPE, errors
 from schemas.registry.auth import Credentials
 from schemas.registry.errors import RegistryError
@@ -69,43 +69,6 @@ def _error(
     )
 
 
-class BodyLimit:
-    """Refuse bodies larger than `limit` bytes with 413, whatever the Content-Length says."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                await _error(413, 413, f"request body over {self.limit} bytes")(
-                    scope, receive, send
-                )
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-
 def create_app(
     store: RegistryStore, credentials: Credentials, *, max_body_bytes: int = MAX_BODY_BYTES
 ) -> FastAPI:
@@ -117,7 +80,11 @@ def create_app(
         "event contracts. Writes need HTTP basic auth.",
         default_response_class=RegistryJSON,
     )
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=max_body_bytes,
+        too_large=lambda limit: _error(413, 413, f"request body over {limit} bytes"),
+    )
 
     @app.exception_handler(RegistryError)
     async def _registry_error(_: Request, exc: RegistryError) -> RegistryJSON:

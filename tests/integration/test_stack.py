@@ -30,6 +30,7 @@ class StackCli:
         self.state_dir = state_dir
         self.kafka_port = free_port()
         self.registry_port = free_port()
+        self.gateway_port = free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("SANGSAENG_")},
             "SANGSAENG_STATE_DIR": str(state_dir),
@@ -37,6 +38,7 @@ class StackCli:
             "SANGSAENG_KAFKA_CONTROLLER_PORT": str(free_port()),
             "SANGSAENG_POSTGRES_PORT": str(free_port()),
             "SANGSAENG_SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{self.registry_port}",
+            "SANGSAENG_GATEWAY_URL": f"http://127.0.0.1:{self.gateway_port}",
             "SANGSAENG_DATABASE_URL": f"sqlite:///{state_dir / 'sangsaeng.db'}",
             "COLUMNS": "200",
         }
@@ -64,11 +66,12 @@ class StackCli:
         return int(json.loads(self.kafka_pid_file.read_text())["pid"])
 
     def our_processes(self) -> list[int]:
-        """The broker and PostgreSQL (their command lines name the state dir) and the
-        registry (its command line names its port)."""
+        """The broker and PostgreSQL (their command lines name the state dir), the
+        registry and the gateway (their command lines name their ports)."""
         return sorted(
             processes_with(str(self.state_dir.resolve()))
             + processes_with(f"registry serve --host 127.0.0.1 --port {self.registry_port}")
+            + processes_with(f"gateway serve --host 127.0.0.1 --port {self.gateway_port}")
         )
 
 
@@ -99,15 +102,15 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
 
 def test_up_status_down_leaves_nothing_behind(cli: StackCli):
     up = cli("stack", "up")
-    assert up.stdout.count("running") == 2  # kafka and the registry
+    assert up.stdout.count("running") == 3  # kafka, the registry, the gateway
     pid = cli.kafka_pid()
     assert pid_alive(pid)
     started = cli.our_processes()
-    assert len(started) == 2 and pid in started
+    assert len(started) == 3 and pid in started
 
     status = cli("stack", "status")
     assert "kafka" in status.stdout and "registry" in status.stdout
-    assert status.stdout.count("running") == 2 and str(pid) in status.stdout
+    assert status.stdout.count("running") == 3 and str(pid) in status.stdout
     assert httpx.get(f"http://127.0.0.1:{cli.registry_port}/subjects").json() == []
 
     # Idempotent: a second `up` starts nothing new.
@@ -117,6 +120,7 @@ def test_up_status_down_leaves_nothing_behind(cli: StackCli):
 
     down = cli("stack", "down")
     assert f"kafka: stopped (pid {pid})" in down.stdout and "registry: stopped" in down.stdout
+    assert "gateway: stopped" in down.stdout
     assert not pid_alive(pid)
     assert cli.our_processes() == []
     assert "running" not in cli("stack", "status").stdout
@@ -188,8 +192,8 @@ def test_up_with_postgres_then_down_stops_both(cli: StackCli):
     up = cli("stack", "up", "--postgres")
     assert "postgresql+psycopg://sangsaeng@127.0.0.1:" in up.stdout
     status = cli("stack", "status").stdout
-    assert status.count("running") == 3
-    assert len(cli.our_processes()) == 3  # the broker, the registry and the postmaster
+    assert status.count("running") == 4
+    assert len(cli.our_processes()) == 4  # broker, registry, gateway, postmaster
 
     import psycopg
 
@@ -198,7 +202,7 @@ def test_up_with_postgres_then_down_stops_both(cli: StackCli):
         assert conn.execute("select 1").fetchone() == (1,)
 
     cli("stack", "up", "--postgres")  # idempotent for all
-    assert len(cli.our_processes()) == 3
+    assert len(cli.our_processes()) == 4
 
     down = cli("stack", "down").stdout
     assert "postgres: stopped" in down and "kafka: stopped" in down

@@ -41,7 +41,8 @@ def test_pid_alive_sees_exit_and_reaps_zombies():
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         assert pid_alive(proc.pid)
-        assert process_matches(proc.pid, "time.sleep(30)")
+        # Until the child has exec'd, /proc shows the parent's command line.
+        assert wait_for(lambda: process_matches(proc.pid, "time.sleep(30)"), timeout=10)
         assert not process_matches(proc.pid, "something-else")
     finally:
         proc.kill()

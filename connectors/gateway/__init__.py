@@ -1,0 +1,1 @@
+"""HTTP ingest gateway: suppliers POST events with an API key; spooled, never lost."""

@@ -1,0 +1,181 @@
+"""The ingest gateway's HTTP API: `POST /v1/events/{event_type}` with an API key.
+
+One JSON event or a JSON array of them. Each record is checked against its contract;
+the good ones are committed to the supplier's spool before the answer (202, with their
+ids), the bad ones are named by index, field and reason (422 when none was good). A
+record naming another supplier refuses the whole request (403). Limits: records and
+bytes per request (413), requests per second per key (429 with Retry-After).
+"""
+
+import json
+import math
+import threading
+import time
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from connectors.gateway.forwarder import ClientPool
+from connectors.onboarding import Suppliers
+from connectors.sdk import SpoolFull
+from sangsaeng import __version__
+from sangsaeng.http import BodyLimit
+from schemas.topics import EventType
+
+
+class Rejection(BaseModel):
+    index: int = Field(description="Position of the record in the request (0 for a single one).")
+    field: str | None = Field(description="The field at fault, when one is.")
+    reason: str
+
+
+class IngestResult(BaseModel):
+    accepted: list[str] = Field(description="event_id of each accepted record, in order.")
+    rejected: list[Rejection] = Field(default_factory=list)
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class RateLimiter:
+    """A token bucket per key: `rate` requests/s, bursts up to twice that."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate, self.burst = rate, max(1.0, 2 * rate)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_needed(self, key: str) -> float:
+        """0 when a request may go now (and counts it), else seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._buckets[key] = (tokens - 1, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
+class Refused(Exception):
+    """A request the gateway turns down as a whole, answered as `{"detail": ...}`."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.headers = status, detail, headers
+
+
+def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def check_batch(body: bytes, supplier_id: str, max_records: int) -> list[Any]:
+    """The records of a request body; `Refused` for non-JSON (400), too many records
+    (413), or a record naming another supplier (403: the whole request is refused)."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Refused(400, f"the body is not JSON: {exc}") from None
+    records = payload if isinstance(payload, list) else [payload]
+    if len(records) > max_records:
+        raise Refused(
+            413,
+            f"{len(records)} records in one request; the limit is {max_records}: split the batch",
+        )
+    for index, record in enumerate(records):
+        claimed = record.get("supplier_id") if isinstance(record, dict) else None
+        if claimed is not None and claimed != supplier_id:
+            raise Refused(
+                403,
+                f"record {index} names supplier {claimed!r}, but this key "
+                f"belongs to {supplier_id!r}; nothing was accepted",
+            )
+    return records
+
+
+def create_app(
+    suppliers: Suppliers,
+    pool: ClientPool,
+    *,
+    max_records: int = 1000,
+    max_bytes: int = 5 * 1024 * 1024,
+    rate_per_second: float = 20.0,
+) -> FastAPI:
+    """The gateway over `suppliers` (API keys) and `pool` (spool-backed clients)."""
+    app = FastAPI(
+        title="Sangsaeng ingest gateway",
+        version=__version__,
+        description="Suppliers' MES systems send production and quality events over HTTP. "
+        "Authenticate with the `X-API-Key` header (`sangsaeng gateway add-key`).",
+    )
+    app.add_middleware(
+        BodyLimit,
+        limit=max_bytes,
+        too_large=lambda limit: _problem(413, f"request body over {limit} bytes: split it"),
+    )
+    limiter = RateLimiter(rate_per_second)
+    responses: dict[int | str, dict[str, Any]] = {
+        202: {"model": IngestResult, "description": "Accepted (some records may be rejected)."},
+        400: {"model": Problem, "description": "Body is not JSON."},
+        401: {"model": Problem, "description": "Missing or unknown API key."},
+        403: {"model": Problem, "description": "A record names another supplier."},
+        413: {"model": Problem, "description": "Too many records or bytes."},
+        422: {"model": IngestResult, "description": "No record was valid."},
+        429: {"model": Problem, "description": "Rate limit; see Retry-After."},
+        503: {"model": Problem, "description": "Spool full (broker away too long)."},
+    }
+
+    @app.exception_handler(Refused)
+    async def _refused(_: Request, exc: Refused) -> JSONResponse:
+        return _problem(exc.status, exc.detail, exc.headers)
+
+    @app.get("/", summary="Health check")
+    def root() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post(
+        "/v1/events/{event_type}",
+        status_code=202,
+        responses=responses,
+        response_model=IngestResult,
+        summary="Send one event or a batch",
+    )
+    async def ingest(
+        event_type: EventType,
+        request: Request,
+        x_api_key: Annotated[str | None, Header(description="The supplier's API key.")] = None,
+    ) -> JSONResponse:
+        supplier_id = await run_in_threadpool(suppliers.supplier_for_key, x_api_key)
+        if supplier_id is None:
+            raise Refused(
+                401,
+                "missing or unknown X-API-Key: ask the operator for a key "
+                "(`sangsaeng gateway add-key --supplier <id>`)",
+            )
+        wait = limiter.wait_needed(supplier_id + ":" + (x_api_key or ""))
+        if wait:
+            raise Refused(
+                429,
+                f"over {rate_per_second:g} requests/s for this key; retry later",
+                {"Retry-After": str(math.ceil(wait))},
+            )
+        records = check_batch(await request.body(), supplier_id, max_records)
+        client = pool.client(supplier_id)
+        try:
+            accepted, refused = await run_in_threadpool(client.send_batch, event_type, records)
+        except SpoolFull as exc:
+            raise Refused(503, str(exc), {"Retry-After": "30"}) from None
+        if accepted:
+            pool.notify()
+        result = IngestResult(
+            accepted=accepted,
+            rejected=[Rejection(index=i, field=e.field, reason=e.reason) for i, e in refused],
+        )
+        return JSONResponse(result.model_dump(), status_code=202 if accepted else 422)
+
+    return app

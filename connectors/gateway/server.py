@@ -1,0 +1,29 @@
+"""Builds and runs the gateway from the settings: `sangsaeng gateway serve`."""
+
+import uvicorn
+from fastapi import FastAPI
+
+from connectors.gateway.app import create_app
+from connectors.gateway.forwarder import ClientPool
+from connectors.onboarding import Suppliers
+from connectors.sdk import SupplierClient
+from sangsaeng.db import make_engine
+from sangsaeng.settings import Settings
+
+
+def build(settings: Settings) -> tuple[FastAPI, ClientPool]:
+    """The gateway app and its forwarder (not started) for `settings`."""
+    suppliers = Suppliers(make_engine(settings.database_url))
+    pool = ClientPool(lambda supplier_id: SupplierClient.from_settings(supplier_id, settings))
+    app = create_app(suppliers, pool, rate_per_second=settings.gateway_rate_per_second)
+    return app, pool
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Run the gateway in the foreground until interrupted; forwards in the background."""
+    app, pool = build(settings)
+    pool.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        pool.stop()
