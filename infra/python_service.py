@@ -7,6 +7,7 @@ when its HTTP root answers. Its command line names its port, which is its marker
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -30,6 +31,22 @@ class PythonService(ManagedService):
 
     grace_seconds = 10.0
     log_grep = None
+
+    @classmethod
+    def serving(
+        cls, name: str, title: str, url: str, stack_dir: Path, setting: str
+    ) -> "PythonService":
+        """`sangsaeng <name> serve` listening where `url` (from `setting`) points."""
+        parts = urlsplit(url)
+        return cls(
+            name=name,
+            title=title,
+            command=(name, "serve"),
+            service_dir=stack_dir / name,
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 80,
+            setting=setting,
+        )
 
     @property
     def url(self) -> str:

@@ -9,7 +9,6 @@ from racing.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from infra.kafka.broker import KafkaBroker
 from infra.postgres.cluster import PostgresCluster
@@ -48,23 +47,19 @@ class Stack:
             postgres=PostgresCluster(
                 service_dir=settings.stack_dir / "postgres", port=settings.postgres_port
             ),
-            registry=PythonService(
-                name="registry",
-                title="schema registry",
-                command=("registry", "serve"),
-                service_dir=settings.stack_dir / "registry",
-                host=urlsplit(settings.schema_registry_url).hostname or "127.0.0.1",
-                port=urlsplit(settings.schema_registry_url).port or 8081,
-                setting="SANGSAENG_SCHEMA_REGISTRY_URL",
+            registry=PythonService.serving(
+                "registry",
+                "schema registry",
+                settings.schema_registry_url,
+                settings.stack_dir,
+                "SANGSAENG_SCHEMA_REGISTRY_URL",
             ),
-            gateway=PythonService(
-                name="gateway",
-                title="ingest gateway",
-                command=("gateway", "serve"),
-                service_dir=settings.stack_dir / "gateway",
-                host=urlsplit(settings.gateway_url).hostname or "127.0.0.1",
-                port=urlsplit(settings.gateway_url).port or 8088,
-                setting="SANGSAENG_GATEWAY_URL",
+            gateway=PythonService.serving(
+                "gateway",
+                "ingest gateway",
+                settings.gateway_url,
+                settings.stack_dir,
+                "SANGSAENG_GATEWAY_URL",
             ),
         )
 

@@ -43,6 +43,10 @@ suppliers_app = typer.Typer(
     help="Onboard suppliers: record, topics, gateway key.", no_args_is_help=True
 )
 app.add_typer(suppliers_app, name="suppliers")
+files_app = typer.Typer(
+    help="The file connector for MES exports (CSV, JSON Lines).", no_args_is_help=True
+)
+app.add_typer(files_app, name="files")
 gateway_app = typer.Typer(help="The HTTP ingest gateway for suppliers' MES.", no_args_is_help=True)
 app.add_typer(gateway_app, name="gateway")
 
@@ -321,6 +325,57 @@ def gateway_serve(
     settings = get_settings()
     default_host, default_port = host_port(settings.gateway_url)
     serve(settings, host or default_host, port or default_port)
+
+
+@files_app.command("watch")
+def files_watch(
+    folder: Annotated[
+        Path,
+        typer.Argument(help="Folder the MES drops exports into.", exists=True, file_okay=False),
+    ],
+    supplier: Annotated[str, typer.Option("--supplier", help="Supplier id, e.g. S0001.")],
+    mapping: Annotated[
+        Path,
+        typer.Option(
+            "--mapping", help="YAML mapping of columns to fields.", exists=True, dir_okay=False
+        ),
+    ],
+    once: Annotated[
+        bool, typer.Option("--once", help="Process what is there now, then exit.")
+    ] = False,
+) -> None:
+    """Send the rows of each *.csv / *.jsonl export in FOLDER, then move it to done/ or failed/.
+
+    Refused rows are listed in <file>.report.txt beside the moved file. Resumable: after
+    a crash a file continues after its last committed chunk, and the same content
+    dropped again is recognised and not sent twice.
+    """
+    from connectors.files.connector import watch
+    from connectors.files.mapping import Mapping
+    from connectors.sdk import SupplierClient
+
+    rules = Mapping.load(mapping)
+    client = SupplierClient.from_settings(supplier, get_settings())
+
+    def said(outcome) -> None:  # noqa: ANN001 - FileOutcome
+        where = outcome.moved_to.parent.name if outcome.moved_to else "?"
+        console.print(
+            f"{outcome.name}: {outcome.rows} rows, {outcome.accepted} accepted, "
+            f"{len(outcome.refused)} refused -> {where}/"
+            + (f" ({outcome.note})" if outcome.note else "")
+        )
+
+    try:
+        watch(
+            folder,
+            client,
+            rules,
+            once=once,
+            on_file=said,
+            on_warning=lambda m: err_console.print(f"[yellow]warning:[/] {escape(m)}"),
+        )
+    finally:
+        client.close()
 
 
 @app.command("push")

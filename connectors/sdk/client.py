@@ -164,12 +164,17 @@ class SupplierClient:
         return [r[3] for r in rows]
 
     def send_batch(
-        self, event_type: EventType | str, records: Iterable[Any]
+        self,
+        event_type: EventType | str,
+        records: Iterable[Any],
+        *,
+        cursor: tuple[str, int] | None = None,
     ) -> tuple[list[str], list[tuple[int, EventRejected]]]:
         """Accept the valid records in one spool transaction, refuse the others.
 
-        Returns (accepted event ids, [(index, rejection), ...]). Raises `SpoolFull`
-        (and accepts none) when the valid ones do not fit.
+        Returns (accepted event ids, [(index, rejection), ...]). `cursor` moves with the
+        accepted records (see `Spool.append`). Raises `SpoolFull` (and accepts none)
+        when the valid ones do not fit.
         """
         rows, refused = [], []
         for index, record in enumerate(records):
@@ -177,11 +182,13 @@ class SupplierClient:
                 rows.append(self.prepare(event_type, record))
             except EventRejected as exc:
                 refused.append((index, exc))
-        self._append(rows)
+        self._append(rows, cursor)
         return [r[3] for r in rows], refused
 
-    def _append(self, rows: list[tuple]) -> None:
-        if rows and self.spool.append(rows, limit=self.max_spool_events) < 0:
+    def _append(self, rows: list[tuple], cursor: tuple[str, int] | None = None) -> None:
+        if (rows or cursor) and self.spool.append(
+            rows, limit=self.max_spool_events, cursor=cursor
+        ) < 0:
             raise SpoolFull(
                 f"the spool {self.spool.path} holds {self.spool.count()} events, its limit is "
                 f"{self.max_spool_events}: the broker at {self.bootstrap} must take some first "

@@ -20,6 +20,10 @@ CREATE TABLE IF NOT EXISTS spool (
     event_id    TEXT NOT NULL,
     body        BLOB NOT NULL,
     accepted_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursor (
+    name     TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
 )
 """
 
@@ -45,7 +49,7 @@ class Spool:
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # an accepted event survives power loss
-        self._db.execute(SCHEMA)
+        self._db.executescript(SCHEMA)
         # One connection serves request threads and a forwarder thread (the gateway);
         # a sqlite3 connection must not be used by two threads at once.
         self._lock = threading.RLock()
@@ -58,11 +62,19 @@ class Spool:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM spool").fetchone()[0])
 
-    def append(self, events: list[tuple[str, str, bytes, str, bytes]], *, limit: int) -> int:
+    def append(
+        self,
+        events: list[tuple[str, str, bytes, str, bytes]],
+        *,
+        limit: int,
+        cursor: tuple[str, int] | None = None,
+    ) -> int:
         """Add (event_type, topic, key, event_id, body) rows in one transaction.
 
-        Returns how many were added; refuses (adds none, returns -1) when they would take
-        the spool over `limit` events.
+        With `cursor=(name, position)`, that cursor moves in the same transaction, so a
+        reader that records how far it got (the file connector) can never accept a row
+        twice or skip one, whatever moment a crash picks. Returns how many were added;
+        refuses (adds none, moves nothing, returns -1) past `limit` events.
         """
         now = time.time()
         with self._lock, self._db:
@@ -74,7 +86,19 @@ class Spool:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [(*e, now) for e in events],
             )
+            if cursor is not None:
+                self._db.execute(
+                    "INSERT INTO cursor (name, position) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                    cursor,
+                )
         return len(events)
+
+    def cursor(self, name: str) -> int | None:
+        """Where the named reader got to (None: never started)."""
+        with self._lock:
+            row = self._db.execute("SELECT position FROM cursor WHERE name = ?", (name,)).fetchone()
+        return None if row is None else int(row[0])
 
     def oldest(self, limit: int) -> list[SpooledEvent]:
         """Up to `limit` events in acceptance order."""

@@ -18,6 +18,7 @@ from connectors.onboarding import Suppliers
 from connectors.sdk import SupplierClient
 from infra.process import free_port, wait_for
 from sangsaeng.db import make_engine
+from tests.support import json_values
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -173,13 +174,6 @@ def test_openapi_documents_the_endpoint(make_gateway):
     assert gw.http.get("/docs").status_code == 200
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=6)
-    ),
-    max_leaves=25,
-)
 near_valid = st.builds(
     lambda extra: {**status(), **extra},
     st.dictionaries(

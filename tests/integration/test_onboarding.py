@@ -10,6 +10,7 @@ import pytest
 from connectors.kafka.admin import admin_client
 from connectors.onboarding import Suppliers
 from sangsaeng.db import make_engine
+from tests.support import cli_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -26,15 +27,7 @@ def run(env: dict, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_onboarding_creates_topics_and_one_key_once(db_url, kafka_bootstrap, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SANGSAENG_")}
-    env.update(
-        {
-            "SANGSAENG_KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "SANGSAENG_DATABASE_URL": db_url,
-            "SANGSAENG_STATE_DIR": str(tmp_path),
-            "COLUMNS": "200",
-        }
-    )
+    env = cli_env(kafka_bootstrap=kafka_bootstrap, database_url=db_url, state_dir=str(tmp_path))
     supplier = f"ON{os.getpid() % 10000}{db_url[:4]}"
 
     first = run(env, "suppliers", "add", supplier, "--name", "Daehan Masks", "--sector", "masks")

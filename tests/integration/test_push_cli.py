@@ -1,7 +1,6 @@
 """`sangsaeng push`: a JSON Lines export goes through the SDK; bad lines are named."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -9,6 +8,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from connectors.kafka.admin import ensure_topics
+from tests.support import cli_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -34,15 +34,11 @@ def test_push_sends_good_lines_and_lists_bad_ones(kafka_bootstrap, shared_regist
     ]
     export = tmp_path / "energy.jsonl"
     export.write_text("\n".join(lines) + "\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SANGSAENG_")}
-    env.update(
-        {
-            "SANGSAENG_KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "SANGSAENG_SCHEMA_REGISTRY_URL": shared_registry.url,
-            "SANGSAENG_REGISTRY_AUTH": ":".join(shared_registry.auth),
-            "SANGSAENG_STATE_DIR": str(tmp_path / "state"),
-            "COLUMNS": "200",
-        }
+    env = cli_env(
+        kafka_bootstrap=kafka_bootstrap,
+        schema_registry_url=shared_registry.url,
+        registry_auth=":".join(shared_registry.auth),
+        state_dir=str(tmp_path / "state"),
     )
     proc = subprocess.run(
         [

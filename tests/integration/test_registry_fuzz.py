@@ -8,15 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support import json_values
+
 pytestmark = pytest.mark.integration
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=20,
-)
 avro_ish = st.builds(
     lambda name, fields: json.dumps({"type": "record", "name": name, "fields": fields}),
     st.text(max_size=10),

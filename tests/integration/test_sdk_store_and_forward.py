@@ -22,6 +22,7 @@ from infra.kafka.broker import KafkaBroker
 from infra.process import free_port, wait_for
 from sangsaeng.errors import PlatformError, TransientError
 from sangsaeng.settings import load_settings
+from tests.support import read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -75,18 +76,11 @@ def events(supplier: str) -> list[dict]:
 
 
 def read_all(bootstrap: str, topic: str) -> list[tuple[bytes, str, bytes]]:
-    """Every record of `topic` as (key, event_id header, value), partition by partition."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-    consumer.assign(parts)
-    consumer.seek_to_beginning()
-    ends = consumer.end_offsets(parts)
-    out = []
-    while any(consumer.position(tp) < ends[tp] for tp in parts):
-        for records in consumer.poll(timeout_ms=1000).values():
-            out += [(r.key, dict(r.headers)[EVENT_ID_HEADER].decode(), r.value) for r in records]
-    consumer.close()
-    return out
+    """Every record of `topic` as (key, event_id header, value)."""
+    return [
+        (r.key, dict(r.headers)[EVENT_ID_HEADER].decode(), r.value)
+        for r in read_topic(bootstrap, topic)
+    ]
 
 
 def check_delivery(bootstrap: str, topic: str, sent_ids: set[str], deserializer) -> None:

@@ -1,0 +1,41 @@
+"""Helpers the integration tests share: a clean CLI environment, reading a topic back,
+and the JSON value strategy the fuzz tests build on."""
+
+import os
+from typing import Any
+
+from hypothesis import strategies as st
+from kafka import KafkaConsumer, TopicPartition
+
+
+def cli_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any SANGSAENG_* variable, plus `settings`
+    (given as lower-case setting names: `cli_env(state_dir=...)`)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANGSAENG_")}
+    env.update({f"SANGSAENG_{name.upper()}": value for name, value in settings.items()})
+    env["COLUMNS"] = "200"
+    return env
+
+
+def read_topic(bootstrap: str, topic: str) -> list[Any]:
+    """Every record of `topic`, partition by partition, from the beginning to the end."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+    consumer.assign(parts)
+    consumer.seek_to_beginning()
+    ends = consumer.end_offsets(parts)
+    records: list[Any] = []
+    while any(consumer.position(tp) < ends[tp] for tp in parts):
+        for batch in consumer.poll(timeout_ms=1000).values():
+            records.extend(batch)
+    consumer.close()
+    return records
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=6)
+    ),
+    max_leaves=25,
+)
