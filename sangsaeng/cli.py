@@ -378,6 +378,88 @@ def files_watch(
         client.close()
 
 
+@app.command("simulate")
+def simulate(  # noqa: PLR0917 - one parameter per CLI option
+    suppliers: Annotated[int, typer.Option(help="How many suppliers.", min=1, max=999)] = 6,
+    days: Annotated[int, typer.Option(help="Days of history.", min=1, max=366)] = 7,
+    seed: Annotated[int, typer.Option(help="Same seed, same programme and events.")] = 1,
+    rate: Annotated[
+        float, typer.Option(help="Events per second; 0 = as fast as it goes.", min=0)
+    ] = 0.0,
+    bad_rate: Annotated[
+        float, typer.Option(help="Share of late, duplicate and invalid events.", min=0, max=1)
+    ] = 0.03,
+    via: Annotated[
+        str, typer.Option(help="sdk, gateway, or mixed (alternating suppliers).")
+    ] = "sdk",
+    start: Annotated[
+        str | None, typer.Option(help="First day (YYYY-MM-DD); default: DAYS before today.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write every event to this JSON Lines file.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write files only; send nothing.")
+    ] = False,
+) -> None:
+    """Simulate a programme of suppliers' MES systems and stream their events in.
+
+    Deterministic by seed (with --start): sponsors and suppliers with sites, lines,
+    machines and parts; shifts, output, scrap, inspections with measurements, machine
+    states, shipments and energy; productivity rising after each supplier's go-live.
+    Writes the reference data to <state dir>/reference.yaml.
+    """
+    from datetime import UTC, date, datetime, timedelta
+
+    from rich.progress import Progress
+
+    from connectors.simulator.events import generate
+    from connectors.simulator.run import send, write_events, write_reference
+    from connectors.simulator.world import build_world
+
+    if via not in ("sdk", "gateway", "mixed"):
+        raise ConfigError(f"--via must be sdk, gateway or mixed, not {via!r}")
+    try:
+        first = (
+            date.fromisoformat(start) if start else datetime.now(UTC).date() - timedelta(days=days)
+        )
+    except ValueError:
+        raise ConfigError(f"--start must be YYYY-MM-DD, not {start!r}") from None
+    settings = get_settings()
+    world = build_world(seed, suppliers, first, days)
+    write_reference(world, settings.state_dir / "reference.yaml")
+    console.print(f"reference data: {settings.state_dir / 'reference.yaml'}")
+    if out is not None:
+        count = write_events(generate(world, seed=seed, bad_rate=bad_rate), out)
+        console.print(f"{count} events written to {out}")
+    if dry_run:
+        return
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"Streaming {days} days of {suppliers} suppliers", total=None)
+        report = send(
+            world,
+            generate(world, seed=seed, bad_rate=bad_rate),
+            settings,
+            via=via,
+            rate=rate,
+            progress=lambda n: progress.advance(task, n),
+        )
+    table = Table(title="Accepted by topic", title_justify="left")
+    table.add_column("topic")
+    table.add_column("via")
+    table.add_column("events", justify="right")
+    for topic, n in sorted(report.accepted.items()):
+        table.add_row(topic, report.via[topic.split(".")[1]], str(n))
+    console.print(table)
+    refused = ", ".join(f"{reason} x{n}" for reason, n in report.refused.most_common(6))
+    console.print(
+        f"generated {report.generated}, accepted {sum(report.accepted.values())}, "
+        f"refused at the edge {sum(report.refused.values())}"
+        + (f" ({refused})" if refused else "")
+        + f", still spooled {report.still_spooled}"
+    )
+
+
 @app.command("push")
 def push(
     file: Annotated[

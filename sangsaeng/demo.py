@@ -1,41 +1,38 @@
 """`make demo`: the platform's story told in the terminal, one stage per issue.
 
-Today: the local stack comes up (Kafka, schema registry), the event contracts are
-registered and listed, and a demo supplier's machine-status events travel as
-Confluent-framed Avro through its topic and a consumer group whose committed offsets
-survive between runs. Run it again without cleaning up: the contracts keep their ids
-and the group reads only the new events.
+Today: the local stack comes up (Kafka, schema registry, ingest gateway), the event
+contracts are registered and listed, and a simulated week of four suppliers' MES
+systems streams in, half through the supplier SDK and half through the HTTP gateway,
+with a few percent of flawed events that the edge refuses with reasons. The terminal
+ends with what Kafka holds per supplier topic. Run it again without cleaning up: the
+contracts keep their ids, the suppliers their topics, and another week of new events
+is added.
 """
 
 import time
-import uuid
-from collections import Counter
-from datetime import UTC, datetime
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from rich.console import Console
 from rich.table import Table
 
-from connectors.kafka.admin import ensure_topics
+from connectors.simulator.events import generate
+from connectors.simulator.run import send, write_reference
+from connectors.simulator.world import build_world
+from infra.process import wait_for
 from infra.stack import Stack
-from sangsaeng.errors import TransientError
 from sangsaeng.settings import Settings
-from schemas.registry.auth import client_credentials
-from schemas.registry.client import RegistryClient
-from schemas.serde import AvroDeserializer, AvroSerializer
 from schemas.topics import EventType, supplier_topic
 
-DEMO_SUPPLIER = "DEMO01"
-DEMO_TOPIC = supplier_topic(DEMO_SUPPLIER, EventType.MACHINE_STATUS)
-DEMO_GROUP = "sangsaeng-demo"
-# One key per machine keeps each machine's events in order within its partition.
-MACHINES = ("press-1", "press-2", "press-3")
-STATES = ("RUNNING", "IDLE", "RUNNING", "DOWN", "SETUP", "RUNNING")
-RECORDS = 30
+DEMO_SUPPLIERS = 4
+DEMO_DAYS = 7
+DEMO_SEED = 2024
+DEMO_BAD_RATE = 0.03
 
 
 def run_demo(settings: Settings, console: Console) -> None:
-    """Start the stack, register the contracts, send and read Avro events, print it all."""
+    """Start the stack, register the contracts, stream a simulated week, show Kafka."""
     from sangsaeng.cli import schemas_list, schemas_register
 
     stack = Stack.from_settings(settings)
@@ -48,113 +45,55 @@ def run_demo(settings: Settings, console: Console) -> None:
     schemas_register()
     schemas_list()
 
-    created = ensure_topics(stack.kafka.bootstrap, {DEMO_TOPIC: len(MACHINES)})
+    start = datetime.now(UTC).date() - timedelta(days=DEMO_DAYS)
+    world = build_world(DEMO_SEED, DEMO_SUPPLIERS, start, DEMO_DAYS)
+    write_reference(world, settings.state_dir / "reference.yaml")
+    with console.status(f"Streaming {DEMO_DAYS} days of {DEMO_SUPPLIERS} suppliers…"):
+        # The same programme every run, new events each run (a re-run adds a week).
+        events = generate(world, seed=time.time_ns(), bad_rate=DEMO_BAD_RATE)
+        report = send(world, events, settings, via="mixed")
     console.print(
-        f"[green]✓[/] topic {DEMO_TOPIC} ({len(MACHINES)} partitions) "
-        + ("created" if created else "already there")
+        f"[green]✓[/] {report.generated} events generated, "
+        f"{sum(report.accepted.values())} accepted, {sum(report.refused.values())} refused at "
+        "the edge (" + ", ".join(f"{r} x{n}" for r, n in report.refused.most_common(3)) + ")"
     )
 
-    registry = RegistryClient(settings.schema_registry_url, client_credentials(settings))
-    run_id = uuid.uuid4().hex[:8]
-    produced, keys, size = _produce(stack.kafka.bootstrap, registry, run_id)
-    consumed, committed = _consume(stack.kafka.bootstrap, registry, run_id, produced)
+    topics = {
+        s.supplier_id: [supplier_topic(s.supplier_id, e) for e in EventType]
+        for s in world.suppliers
+    }
+    consumer = KafkaConsumer(bootstrap_servers=stack.kafka.bootstrap)
+    held: dict[str, int] = defaultdict(int)
+
+    def caught_up() -> bool:
+        for topic_list in topics.values():
+            for topic in topic_list:
+                parts = [
+                    TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
+                ]
+                held[topic] = sum(consumer.end_offsets(parts).values())
+        return all(held[t] >= n for t, n in report.accepted.items())
+
+    wait_for(caught_up, timeout=60, interval=0.5)  # the gateway forwards in the background
+    consumer.close()
 
     table = Table(
-        title=f"MachineStatusEvents of run {run_id}: Avro on {DEMO_TOPIC}, "
-        f"consumer group {DEMO_GROUP!r}",
-        title_justify="left",
+        title="Kafka now holds (events per supplier topic, all runs)", title_justify="left"
     )
-    for col in ("partition", "keys", "produced", "consumed + decoded", "committed offset"):
-        table.add_column(col, justify="left" if col == "keys" else "right")
-    for partition in sorted(produced):
+    table.add_column("supplier")
+    table.add_column("sector")
+    table.add_column("via")
+    for event_type in EventType:
+        table.add_column(event_type.value, justify="right")
+    for s in world.suppliers:
         table.add_row(
-            str(partition),
-            ", ".join(sorted(keys[partition])),
-            str(produced[partition]),
-            str(consumed[partition]),
-            str(committed[partition]),
+            s.supplier_id,
+            s.sector,
+            report.via[s.supplier_id],
+            *(str(held[t]) for t in topics[s.supplier_id]),
         )
     console.print(table)
     console.print(
-        f"Each event is {size} bytes: magic byte 0, the schema id, then Avro. "
-        "The stack keeps running: `sangsaeng stack status` shows it, "
-        "`sangsaeng stack down` stops it."
+        f"Reference data: {settings.state_dir / 'reference.yaml'}. The stack keeps running: "
+        "`sangsaeng stack status` shows it, `sangsaeng stack down` stops it."
     )
-
-
-def _event(i: int, run_id: str) -> dict:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "event_time": datetime.now(UTC),
-        "supplier_id": DEMO_SUPPLIER,
-        "site_id": f"{DEMO_SUPPLIER}-P1",
-        "source_system": f"demo-run-{run_id}",
-        "line_id": "L1",
-        "machine_id": MACHINES[i % len(MACHINES)],
-        "state": STATES[i % len(STATES)],
-        "reason_code": "JAM" if STATES[i % len(STATES)] == "DOWN" else None,
-    }
-
-
-def _produce(
-    bootstrap: str, registry: RegistryClient, run_id: str
-) -> tuple[Counter[int], dict[int, set[str]], int]:
-    """Send RECORDS events keyed by machine; returns counts and keys per partition."""
-    serializer = AvroSerializer.for_event_type(registry, EventType.MACHINE_STATUS)
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=5)
-    per_partition: Counter[int] = Counter()
-    keys: dict[int, set[str]] = {}
-    try:
-        events = [_event(i, run_id) for i in range(RECORDS)]
-        payloads = [serializer.encode(e, topic=DEMO_TOPIC) for e in events]
-        futures = [
-            producer.send(DEMO_TOPIC, key=e["machine_id"].encode(), value=p)
-            for e, p in zip(events, payloads, strict=True)
-        ]
-        producer.flush()
-        for event, future in zip(events, futures, strict=True):
-            partition = future.get(timeout=10).partition
-            per_partition[partition] += 1
-            keys.setdefault(partition, set()).add(event["machine_id"])
-    finally:
-        producer.close()
-    return per_partition, keys, len(payloads[0])
-
-
-def _consume(
-    bootstrap: str,
-    registry: RegistryClient,
-    run_id: str,
-    produced: Counter[int],
-    timeout_s: float = 30.0,
-) -> tuple[Counter[int], dict[int, int]]:
-    """Read and decode this run's events with the demo's group; commit the offsets."""
-    reader = AvroDeserializer.for_contracts(registry)
-    consumer = KafkaConsumer(
-        DEMO_TOPIC,
-        bootstrap_servers=bootstrap,
-        group_id=DEMO_GROUP,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    seen: Counter[int] = Counter()
-    deadline = time.monotonic() + timeout_s
-    try:
-        while sum(seen.values()) < sum(produced.values()):
-            if time.monotonic() > deadline:
-                raise TransientError(
-                    f"the demo consumer read {sum(seen.values())} of "
-                    f"{sum(produced.values())} events in {timeout_s:.0f}s; "
-                    f"check `sangsaeng stack status`"
-                )
-            for tp, records in consumer.poll(timeout_ms=500).items():
-                for r in records:
-                    event = reader.decode(
-                        r.value, topic=r.topic, partition=r.partition, offset=r.offset
-                    )
-                    seen[tp.partition] += event["source_system"] == f"demo-run-{run_id}"
-        consumer.commit()
-        committed = {p: consumer.committed(TopicPartition(DEMO_TOPIC, p)) or 0 for p in produced}
-    finally:
-        consumer.close()
-    return seen, committed

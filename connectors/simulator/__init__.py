@@ -1,0 +1,1 @@
+"""MES simulator: a deterministic programme of suppliers streaming realistic events."""

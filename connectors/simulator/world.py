@@ -1,0 +1,189 @@
+"""The simulated programme: sponsors, their suppliers, sites, lines, machines and parts.
+
+Deterministic by seed. Names are fictional. Each supplier has a smart-factory go-live
+date inside the simulated window and a productivity uplift after it drawn from the
+range the programme reported (+30 % to +70 %, see DOMAIN.md).
+"""
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+SECTORS: dict[str, dict[str, Any]] = {
+    # sector: parts made, good units per line-hour before go-live, spec of a key measure
+    "masks": {
+        "parts": ["KF94-MASK", "KF80-MASK"],
+        "rate": 9000,
+        "measure": ("ear_loop_n", 12.0, 0.4),
+    },
+    "diagnostic kits": {"parts": ["RAT-KIT-25"], "rate": 1200, "measure": ("fill_ul", 100.0, 1.5)},
+    "syringes": {
+        "parts": ["LDS-SYR-1ML", "LDS-SYR-3ML"],
+        "rate": 5000,
+        "measure": ("dead_space_ul", 4.0, 0.5),
+    },
+    "auto parts": {
+        "parts": ["BRKT-220", "HOUS-118"],
+        "rate": 240,
+        "measure": ("bore_mm", 22.0, 0.02),
+    },
+    "plating": {
+        "parts": ["ZN-PLT-BOLT", "NI-PLT-PIN"],
+        "rate": 1800,
+        "measure": ("coat_um", 8.0, 0.6),
+    },
+    "food": {"parts": ["KIMCHI-500G", "GOCHU-1KG"], "rate": 1500, "measure": ("net_g", 500.0, 3.0)},
+}
+SPONSOR_NAMES = [
+    "Hanbit Motors",
+    "Daeyang Electronics",
+    "Seorim Steel",
+    "Mirae Foods Group",
+    "Cheongun Heavy Industries",
+]
+SYLLABLES = [
+    "Dae",
+    "Han",
+    "Seo",
+    "Mi",
+    "Jin",
+    "Sung",
+    "Woo",
+    "Gwang",
+    "Hye",
+    "Bo",
+    "Na",
+    "Ri",
+    "Yeon",
+    "Cheon",
+    "Il",
+    "Dong",
+]
+SUFFIXES = ["Precision", "Tech", "Industrial", "Medical", "Chemical", "Foods", "Works"]
+
+
+@dataclass(frozen=True)
+class Line:
+    line_id: str
+    machines: tuple[str, ...]
+    part_number: str
+    meter_id: str
+
+
+@dataclass(frozen=True)
+class Supplier:
+    supplier_id: str
+    name: str
+    sector: str
+    sponsor_id: str
+    site_id: str
+    lines: tuple[Line, ...]
+    go_live: date
+    uplift: float  # relative productivity gain after go-live, e.g. 0.51
+
+    @property
+    def base_rate(self) -> float:
+        return float(SECTORS[self.sector]["rate"])
+
+
+@dataclass(frozen=True)
+class Sponsor:
+    sponsor_id: str
+    name: str
+
+
+@dataclass
+class World:
+    sponsors: list[Sponsor]
+    suppliers: list[Supplier]
+    start: date
+    days: int
+    parts: dict[str, list[str]] = field(default_factory=dict)
+
+    def reference(self) -> dict[str, Any]:
+        """Reference data (organisations, sites, lines, parts) as the YAML file holds it."""
+        return {
+            "organisations": [
+                {"org_id": s.sponsor_id, "name": s.name, "role": "buyer"} for s in self.sponsors
+            ]
+            + [
+                {
+                    "org_id": s.supplier_id,
+                    "name": s.name,
+                    "role": "supplier",
+                    "sector": s.sector,
+                    "sponsor_id": s.sponsor_id,
+                    "go_live": s.go_live.isoformat(),
+                    "timezone": "Asia/Seoul",
+                }
+                for s in self.suppliers
+            ],
+            "sites": [
+                {"site_id": s.site_id, "supplier_id": s.supplier_id, "timezone": "Asia/Seoul"}
+                for s in self.suppliers
+            ],
+            "lines": [
+                {
+                    "line_id": line.line_id,
+                    "site_id": s.site_id,
+                    "supplier_id": s.supplier_id,
+                    "machines": list(line.machines),
+                    "meter_id": line.meter_id,
+                }
+                for s in self.suppliers
+                for line in s.lines
+            ],
+            "parts": [
+                {"part_number": p, "supplier_id": s.supplier_id}
+                for s in self.suppliers
+                for p in SECTORS[s.sector]["parts"]
+            ],
+        }
+
+
+def build_world(
+    seed: int, suppliers: int, start: date, days: int, *, id_prefix: str = "S"
+) -> World:
+    """The programme for `suppliers` suppliers (ids `<id_prefix>0001`, …), deterministic
+    by `seed`."""
+    rng = random.Random(f"world-{seed}")
+    sponsors = [
+        Sponsor(f"B{i + 1:02d}", name)
+        for i, name in enumerate(SPONSOR_NAMES[: max(1, min(5, suppliers // 6 + 1))])
+    ]
+    sectors = sorted(SECTORS)
+    made: list[Supplier] = []
+    used_names: set[str] = set()
+    for i in range(suppliers):
+        sector = sectors[i % len(sectors)]
+        while True:
+            name = f"{rng.choice(SYLLABLES)}{rng.choice(SYLLABLES).lower()} {rng.choice(SUFFIXES)}"
+            if name not in used_names:
+                used_names.add(name)
+                break
+        supplier_id = f"{id_prefix}{i + 1:04d}"
+        lines = tuple(
+            Line(
+                line_id=f"L{n + 1}",
+                machines=tuple(f"M{n + 1}{m + 1}" for m in range(2)),
+                part_number=SECTORS[sector]["parts"][n % len(SECTORS[sector]["parts"])],
+                meter_id=f"EM-{n + 1}",
+            )
+            for n in range(rng.randint(1, 3))
+        )
+        # Go-live in the middle half of the window, so both sides have data.
+        go_live = start + timedelta(days=rng.randint(days // 4, max(days // 4, 3 * days // 4)))
+        made.append(
+            Supplier(
+                supplier_id=supplier_id,
+                name=name,
+                sector=sector,
+                sponsor_id=sponsors[i % len(sponsors)].sponsor_id,
+                site_id=f"{supplier_id}-P1",
+                lines=lines,
+                go_live=go_live,
+                uplift=round(rng.uniform(0.30, 0.70), 3),
+            )
+        )
+    return World(sponsors, made, start, days)
