@@ -179,9 +179,15 @@ def _post(
 ) -> list[dict[str, Any]]:
     """POST one batch (split if refused for size); the rejections the gateway named."""
     for _attempt in range(20):
-        answer = http.post(
-            f"/v1/events/{event_type}", json=to_json(records), headers={"X-API-Key": key}
-        )
+        try:
+            answer = http.post(
+                f"/v1/events/{event_type}", json=to_json(records), headers={"X-API-Key": key}
+            )
+        except httpx.TransportError as exc:
+            raise TransientError(
+                f"no ingest gateway answers at {http.base_url} ({type(exc).__name__}): start it "
+                f"with `sangsaeng stack up`, or point SANGSAENG_GATEWAY_URL at yours"
+            ) from None
         if answer.status_code == 429:
             time.sleep(float(answer.headers.get("Retry-After", "1")))
             continue
