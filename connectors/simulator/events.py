@@ -78,17 +78,7 @@ class SupplierDay:
     def _shift(self, line: Line, start: int, end: int) -> Iterator[tuple[str, dict[str, Any]]]:
         rng = self.rng
         lot = f"LOT-{line.line_id}-{self.day:%Y%m%d}-{start:02d}"
-        for machine in line.machines:
-            yield (
-                "machine_status",
-                {
-                    **self._envelope(self._at(start)),
-                    "line_id": line.line_id,
-                    "machine_id": machine,
-                    "state": "RUNNING",
-                    "reason_code": None,
-                },
-            )
+        yield from self._all_machines(line, start, "RUNNING")
         # Unplanned stops are rarer once the factory is smart.
         down_hours = 0.0
         if rng.random() < (0.15 if self.after_go_live else 0.35):
@@ -156,14 +146,20 @@ class SupplierDay:
             )
         for hour in range(start + 2, end + 1, 2):
             yield "quality", self._inspection(line, lot, hour)
+        yield from self._all_machines(line, end, "IDLE")
+
+    def _all_machines(
+        self, line: Line, hour: float, state: str
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every machine of the line entering `state` at `hour` (shift start and end)."""
         for machine in line.machines:
             yield (
                 "machine_status",
                 {
-                    **self._envelope(self._at(end)),
+                    **self._envelope(self._at(hour)),
                     "line_id": line.line_id,
                     "machine_id": machine,
-                    "state": "IDLE",
+                    "state": state,
                     "reason_code": None,
                 },
             )
