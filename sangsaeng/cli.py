@@ -29,7 +29,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 stack_app = typer.Typer(
-    help="Run the local stack: Apache Kafka (KRaft) and, on request, PostgreSQL.",
+    help="Run the local stack: Apache Kafka (KRaft), the schema registry, the ingest gateway "
+    "and, on request, PostgreSQL.",
     no_args_is_help=True,
 )
 app.add_typer(stack_app, name="stack")
@@ -107,7 +108,7 @@ def stack_up(
         bool, typer.Option("--postgres", help="Also start the project-local PostgreSQL.")
     ] = False,
 ) -> None:
-    """Start Apache Kafka (and PostgreSQL with --postgres); a no-op for what already runs."""
+    """Start Kafka, the registry and the gateway (+ PostgreSQL with --postgres); skips what runs."""
     stack = _stack()
     with console.status("Starting the stack…") as status:
         statuses = stack.up(postgres=postgres, report=status.update)
@@ -531,7 +532,7 @@ def push(
 
 @app.command("demo")
 def demo() -> None:
-    """Bring the stack up and show it working: a topic, produce, consume with a group."""
+    """Start the stack, register the contracts, stream a simulated week of 4 suppliers in."""
     from sangsaeng.demo import run_demo
 
     run_demo(get_settings(), console)
