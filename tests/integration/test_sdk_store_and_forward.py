@@ -235,3 +235,73 @@ def test_a_crash_between_ack_and_spool_delete_is_not_resent(broker, shared_regis
     assert sorted(event_id for _, event_id, _ in records) == sorted(sent)
     reader = AvroDeserializer.for_contracts(shared_registry.client())
     assert len({reader.decode(v)["event_id"] for _, _, v in records}) == 700
+
+
+def test_gateway_keeps_accepting_during_an_outage_and_delivers_after(
+    broker, shared_registry, tmp_path
+):
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from connectors.gateway.app import create_app
+    from connectors.gateway.forwarder import ClientPool
+    from connectors.onboarding import Suppliers
+    from sangsaeng.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'gw.db'}")
+    suppliers = Suppliers(engine)
+    key = suppliers.onboard(
+        broker.bootstrap, "S0104", "Outage Works", "plating", partitions=3, retention_days=1
+    ).api_key
+    pool = ClientPool(
+        lambda s: SupplierClient(
+            s,
+            bootstrap=broker.bootstrap,
+            registry=shared_registry.client(),
+            spool_path=tmp_path / f"{s}.db",
+            producer_config=FAST_FAIL,
+        ),
+        retry_wait_s=0.5,
+    )
+    pool.start()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(suppliers, pool, rate_per_second=1000),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    assert wait_for(lambda: server.started, timeout=20)
+    try:
+        broker.stop()
+        sent = set()
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", timeout=30, headers={"X-API-Key": key}
+        ) as http:
+            for start in range(0, 2000, 500):
+                batch = [
+                    {k: v for k, v in e.items() if k != "supplier_id"}
+                    for e in events("S0104")[start : start + 500]
+                ]
+                answer = http.post("/v1/events/production", json=batch)
+                assert answer.status_code == 202, answer.text[:300]
+                sent.update(answer.json()["accepted"])
+        assert len(sent) == 2000
+        broker.start()
+        assert wait_for(
+            lambda: len(read_all(broker.bootstrap, "sup.S0104.production")) >= 2000, timeout=120
+        )
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        pool.stop()
+        engine.dispose()
+    records = read_all(broker.bootstrap, "sup.S0104.production")
+    ids = [event_id for _, event_id, _ in records]
+    assert len(ids) == len(set(ids)) == 2000 and set(ids) == sent
