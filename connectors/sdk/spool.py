@@ -79,7 +79,9 @@ class Spool:
         now = time.time()
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            if self.count() + len(events) > limit:
+            if self._size_upper_bound() + len(events) > limit and (
+                self.count() + len(events) > limit
+            ):
                 return -1
             self._db.executemany(
                 "INSERT INTO spool (event_type, topic, key, event_id, body, accepted_at)"
@@ -99,6 +101,15 @@ class Spool:
         with self._lock:
             row = self._db.execute("SELECT position FROM cursor WHERE name = ?", (name,)).fetchone()
         return None if row is None else int(row[0])
+
+    def _size_upper_bound(self) -> int:
+        """At least the number of rows, read from the primary key's ends (no table scan,
+        unlike count(*)); exact unless rows were removed out of order."""
+        # Two subqueries: SQLite reads min/max off the index only for a lone min() or max().
+        low, high = self._db.execute(
+            "SELECT (SELECT min(seq) FROM spool), (SELECT max(seq) FROM spool)"
+        ).fetchone()
+        return 0 if low is None else high - low + 1
 
     def oldest(self, limit: int) -> list[SpooledEvent]:
         """Up to `limit` events in acceptance order."""
