@@ -25,8 +25,8 @@ from infra.postgres.cluster import PostgresCluster
 from infra.process import free_port
 from sangsaeng.errors import PlatformError
 from sangsaeng.settings import load_settings
+from tests.support import IN_CI, unavailable
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 KIND_MARKERS = {"unit", "integration"}
 
 
@@ -49,12 +49,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if IN_CI and _skipped:
         print(f"\nCI=true and {len(_skipped)} test(s) skipped: {_skipped[:5]}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def _unavailable(message: str) -> None:
-    if IN_CI:
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
 
 
 def _private_dir(prefix: str) -> Path:
@@ -83,7 +77,7 @@ def kafka_bootstrap() -> Iterator[str]:
         broker.start()
     except PlatformError as exc:
         shutil.rmtree(folder, ignore_errors=True)
-        _unavailable(f"the Kafka broker could not start: {exc}")
+        unavailable(f"the Kafka broker could not start: {exc}")
     try:
         yield broker.bootstrap
     finally:
@@ -104,7 +98,7 @@ def postgres_server_url() -> Iterator[str]:
         cluster.start()
     except PlatformError as exc:
         shutil.rmtree(folder, ignore_errors=True)
-        _unavailable(f"PostgreSQL could not start: {exc}")
+        unavailable(f"PostgreSQL could not start: {exc}")
     try:
         yield cluster.url
     finally:
