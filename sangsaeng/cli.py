@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sangsaeng import __version__
+from sangsaeng import __version__, cli_ingest
 from sangsaeng.errors import ConfigError, PlatformError
 from sangsaeng.settings import get_settings
 
@@ -50,6 +50,7 @@ files_app = typer.Typer(
 app.add_typer(files_app, name="files")
 gateway_app = typer.Typer(help="The HTTP ingest gateway for suppliers' MES.", no_args_is_help=True)
 app.add_typer(gateway_app, name="gateway")
+cli_ingest.register(app)
 
 
 def _version(value: bool) -> None:

@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     gateway_rate_per_second: float = Field(
         20.0, gt=0, description="Requests per second allowed per gateway API key (burst 2x)."
     )
+    ingest_max_records: int = Field(
+        50_000, ge=1, description="Records per ingest micro-batch (one database transaction)."
+    )
+    ingest_max_seconds: float = Field(
+        30.0, gt=0, description="Longest an ingest micro-batch waits for records (seconds)."
+    )
+    event_future_seconds: float = Field(
+        300.0, ge=0, description="How far event_time may lie ahead of its receipt (seconds)."
+    )
+    event_horizon_days: float = Field(
+        180.0, gt=0, description="Oldest event_time accepted, in days before its receipt."
+    )
     postgres_port: int = Field(
         54329, ge=1, le=65535, description="Port of the local PostgreSQL cluster."
     )

@@ -26,13 +26,22 @@ MAGIC_BYTE = 0
 HEADER = struct.Struct(">bI")
 
 
+# Why a record could not be read, as stable codes (quarantine reasons use them).
+NOT_CONFLUENT_FRAMING = "not_confluent_framing"
+UNKNOWN_SCHEMA_ID = "unknown_schema_id"
+WRONG_RECORD = "schema_of_wrong_record"
+UNDECODABLE = "undecodable_avro"
+INVALID_RECORD = "invalid_record"
+
+
 class SerializationError(TerminalError):
-    """A record could not be encoded or decoded; says where and which field."""
+    """A record could not be encoded or decoded; says where, which field and why (`code`)."""
 
     def __init__(
         self,
         message: str,
         *,
+        code: str = INVALID_RECORD,
         topic: str | None = None,
         partition: int | None = None,
         offset: int | None = None,
@@ -50,6 +59,7 @@ class SerializationError(TerminalError):
         )
         super().__init__(f"{message}" + (f" [{where}]" if where else ""))
         self.topic, self.partition, self.offset, self.field = topic, partition, offset, field
+        self.code = code
 
 
 def full_name(schema: Mapping[str, Any]) -> str:
@@ -158,7 +168,7 @@ class AvroDeserializer(Deserializer):
     ) -> None:
         self.registry = registry
         self.readers = {name: parse_schema(dict(s)) for name, s in (readers or {}).items()}
-        self._writers: dict[int, tuple[Any, Any]] = {}
+        self._writers: dict[int, tuple[Any, Any, str]] = {}
 
     @classmethod
     def for_contracts(cls, registry: RegistryClient) -> "AvroDeserializer":
@@ -169,26 +179,30 @@ class AvroDeserializer(Deserializer):
             readers[full_name(schema)] = schema
         return cls(registry, readers)
 
-    def _schemas(self, schema_id: int, where: dict[str, Any]) -> tuple[Any, Any]:
+    def _schemas(self, schema_id: int, where: dict[str, Any]) -> tuple[Any, Any, str]:
         if schema_id not in self._writers:
             try:
                 writer_obj = json.loads(self.registry.schema(schema_id))
             except RegistryClientError as exc:  # unknown id: 40403 from the registry
-                raise SerializationError(f"unknown schema id {schema_id}: {exc}", **where) from None
+                raise SerializationError(
+                    f"unknown schema id {schema_id}: {exc}", code=UNKNOWN_SCHEMA_ID, **where
+                ) from None
             writer = parse_schema(writer_obj)
             reader = None
+            is_record = isinstance(writer_obj, dict) and writer_obj.get("type") == "record"
+            name = full_name(writer_obj) if is_record else json.dumps(writer_obj)[:80]
             if self.readers:
-                name = full_name(writer_obj)
                 if name not in self.readers:
                     raise SerializationError(
                         f"schema of the wrong record: written as {name}, expected one of "
                         f"{', '.join(sorted(self.readers))}",
+                        code=WRONG_RECORD,
                         **where,
                     )
                 reader = self.readers[name]
                 if reader == writer:  # the current contract: no resolution needed (faster)
                     reader = None
-            self._writers[schema_id] = (writer, reader)
+            self._writers[schema_id] = (writer, reader, name)
         return self._writers[schema_id]
 
     def decode(
@@ -198,11 +212,17 @@ class AvroDeserializer(Deserializer):
         topic: str | None = None,
         partition: int | None = None,
         offset: int | None = None,
+        expected: str | None = None,
     ) -> dict[str, Any]:
-        """The record in `data`; `SerializationError` saying what is wrong and where."""
+        """The record in `data`; `SerializationError` saying what is wrong and where.
+
+        With `expected` (a record's full name, e.g. the one a topic carries), a record
+        written with any other schema is refused as "schema of the wrong record".
+        """
         if not data or len(data) < HEADER.size or data[0] != MAGIC_BYTE:
             raise SerializationError(
                 "not Confluent wire format (expected magic byte 0 and a 4-byte schema id)",
+                code=NOT_CONFLUENT_FRAMING,
                 topic=topic,
                 partition=partition,
                 offset=offset,
@@ -211,6 +231,15 @@ class AvroDeserializer(Deserializer):
         pair = self._writers.get(schema_id)
         if pair is None:
             pair = self._schemas(schema_id, dict(topic=topic, partition=partition, offset=offset))
+        if expected is not None and pair[2] != expected:
+            raise SerializationError(
+                f"schema of the wrong record: written as {pair[2]} (schema id {schema_id}), "
+                f"this topic carries {expected}",
+                code=WRONG_RECORD,
+                topic=topic,
+                partition=partition,
+                offset=offset,
+            )
         body = io.BytesIO(data)
         body.seek(HEADER.size)
         try:
@@ -226,6 +255,7 @@ class AvroDeserializer(Deserializer):
             raise SerializationError(
                 f"cannot decode with schema id {schema_id}: {type(exc).__name__} "
                 f"(truncated or not written with that schema)",
+                code=UNDECODABLE,
                 topic=topic,
                 partition=partition,
                 offset=offset,
@@ -234,6 +264,7 @@ class AvroDeserializer(Deserializer):
             raise SerializationError(
                 f"{len(data) - body.tell()} bytes left after the record of schema id {schema_id}"
                 " (not written with that schema)",
+                code=UNDECODABLE,
                 topic=topic,
                 partition=partition,
                 offset=offset,

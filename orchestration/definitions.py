@@ -1,0 +1,15 @@
+"""The Dagster code location: every domain's definitions merged (`dagster dev` loads this)."""
+
+import dagster as dg
+
+from orchestration.defs.ingest.definitions import definitions as ingest_definitions
+from sangsaeng.settings import Settings, get_settings
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """The platform's definitions, configured from `settings` (the environment if None)."""
+    settings = settings or get_settings()
+    return dg.Definitions.merge(ingest_definitions(settings))
+
+
+defs = build_definitions()

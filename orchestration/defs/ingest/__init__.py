@@ -1,0 +1,1 @@
+"""Ingest: Kafka supplier topics → validated landing tables, exactly once."""

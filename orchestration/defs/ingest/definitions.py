@@ -1,0 +1,27 @@
+"""Ingest's definitions: landing assets with their checks, the job, the lag sensor."""
+
+import dagster as dg
+
+from orchestration.defs.ingest.assets import land_supplier_events
+from orchestration.defs.ingest.jobs import ingest_job
+from orchestration.defs.ingest.resources import DatabaseResource, KafkaResource, RegistryResource
+from orchestration.defs.ingest.sensors import ingest_on_lag
+from sangsaeng.settings import Settings
+
+
+def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """The resources ingest needs, configured from `settings`."""
+    return {
+        "kafka": KafkaResource(bootstrap=settings.kafka_bootstrap),
+        "database": DatabaseResource(url=settings.database_url),
+        "registry": RegistryResource(url=settings.schema_registry_url),
+    }
+
+
+def definitions(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[land_supplier_events],
+        jobs=[ingest_job],
+        sensors=[ingest_on_lag],
+        resources=resources(settings),
+    )

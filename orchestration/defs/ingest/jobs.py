@@ -1,0 +1,12 @@
+"""The `ingest` job: one micro-batch into every landing asset."""
+
+import dagster as dg
+
+from orchestration.defs.ingest.assets import land_supplier_events
+
+ingest_job = dg.define_asset_job(
+    "ingest",
+    selection=dg.AssetSelection.assets(land_supplier_events),
+    description="Consume one bounded micro-batch from the supplier topics, starting at the "
+    "offsets stored in the database, and land it (decode, validate, write) in one transaction.",
+)

@@ -1,0 +1,64 @@
+"""The external systems ingest talks to, as typed Dagster resources.
+
+Defaults come from `sangsaeng.settings` (env vars `SANGSAENG_*`), the one place
+settings live; each resource only opens the client for its system.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+
+import dagster as dg
+from sqlalchemy.engine import Engine
+
+from connectors.kafka.consumer import SupplierTopicReader
+from connectors.kafka.dlq import DeadLetterProducer
+from sangsaeng.db import make_engine
+from schemas.registry.client import RegistryClient
+from schemas.serde import AvroDeserializer
+
+
+@cache
+def _engine(url: str) -> Engine:
+    return make_engine(url)
+
+
+class DatabaseResource(dg.ConfigurableResource):
+    """The platform database (SQLite file or PostgreSQL) holding landing and offsets."""
+
+    url: str
+
+    def engine(self) -> Engine:
+        """One engine per URL and process."""
+        return _engine(self.url)
+
+
+class KafkaResource(dg.ConfigurableResource):
+    """The Kafka cluster holding the supplier topics and dead letters."""
+
+    bootstrap: str
+
+    @contextmanager
+    def reader(self) -> Iterator[SupplierTopicReader]:
+        """A reader over the supplier topics, closed on exit."""
+        with SupplierTopicReader(self.bootstrap) as reader:
+            yield reader
+
+    @contextmanager
+    def dead_letters(self) -> Iterator[DeadLetterProducer]:
+        """A producer to the dead-letter topics, closed on exit."""
+        producer = DeadLetterProducer(self.bootstrap)
+        try:
+            yield producer
+        finally:
+            producer.close()
+
+
+class RegistryResource(dg.ConfigurableResource):
+    """The schema registry the records' schema ids are resolved with (reads need no auth)."""
+
+    url: str
+
+    def deserializer(self) -> AvroDeserializer:
+        """Reads every event as the current contract of its type."""
+        return AvroDeserializer.for_contracts(RegistryClient(self.url))

@@ -1,0 +1,271 @@
+"""One micro-batch from Kafka records to trusted rows: decode, validate, land, exactly once.
+
+`Ingestor.ingest` takes the records read from the stored offsets and writes, in ONE
+transaction, the landed rows, the duplicates, the quarantined records and the next
+offsets. Refused records go to `dlq.<event_type>` first (at least once: a crash before
+the commit resends them with the same source coordinates in their headers), so the
+quarantine table is the exact record and the dead-letter topic the notification.
+
+Duplicates: the first copy of an event_id in a batch is validated; later copies of a
+passing one are duplicates, copies of a refused one are validated in their own right
+(the sender may have fixed them). Across batches the database decides (insert on
+conflict do nothing), so an event_id lands once however often it is sent.
+"""
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from pipelines.decode import Event, Rejected, SourceRecord, decode_batch
+from pipelines.landing.models import create_landing_tables
+from pipelines.landing.writer import (
+    TopicPartition,
+    claim_offsets,
+    insert_events,
+    insert_quarantine,
+    record_duplicates,
+    stored_offsets,
+)
+from pipelines.validation.runner import ExpectationResult, ValidationOutcome, Validator
+from sangsaeng.errors import TransientError
+from schemas.serde import AvroDeserializer
+from schemas.topics import EventType, dlq_topic
+
+SOURCE_HEADERS = ("sangsaeng.source.topic", "sangsaeng.source.partition", "sangsaeng.source.offset")
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A refused record as sent to `dlq.<event_type>`: original bytes, reasons in headers."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+class DeadLetterSink(Protocol):
+    """Where dead letters go; `send` returns once every letter is acknowledged."""
+
+    def send(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+def dead_letter(rejected: Rejected) -> DeadLetter | None:
+    """The dead letter of a refused record (None for a record of no event type)."""
+    if rejected.event_type is None:
+        return None
+    source = rejected.source
+    headers = [(k, v) for k, v in (source.headers or ()) if v is not None]
+    headers += [
+        (SOURCE_HEADERS[0], source.topic.encode()),
+        (SOURCE_HEADERS[1], str(source.partition).encode()),
+        (SOURCE_HEADERS[2], str(source.offset).encode()),
+        ("sangsaeng.rules", ",".join(r.rule for r in rejected.reasons).encode()),
+        ("sangsaeng.reasons", json.dumps([r.as_dict() for r in rejected.reasons]).encode()),
+    ]
+    key = rejected.supplier_id.encode() if rejected.supplier_id else None
+    return DeadLetter(dlq_topic(rejected.event_type), key, source.value, headers)
+
+
+@dataclass
+class Prepared:
+    """A decoded and validated batch, ready to be written."""
+
+    landing: dict[EventType, list[Event]] = field(default_factory=dict)
+    copies: list[Event] = field(default_factory=list)  # later in-batch copies of passing events
+    rejected: list[Rejected] = field(default_factory=list)
+    validation: dict[EventType, list[ValidationOutcome]] = field(default_factory=dict)
+
+
+@dataclass
+class ValidationSummary:
+    """The Great Expectations outcome of one event type over a batch (all rounds)."""
+
+    checked: int = 0
+    failed_rows: int = 0
+    results: dict[str, ExpectationResult] = field(default_factory=dict)
+
+    def add(self, outcome: ValidationOutcome) -> None:
+        self.merge(
+            ValidationSummary(
+                outcome.checked, len(outcome.failed), {r.rule: r for r in outcome.results}
+            )
+        )
+
+    def merge(self, other: "ValidationSummary") -> None:
+        self.checked += other.checked
+        self.failed_rows += other.failed_rows
+        for rule, r in other.results.items():
+            seen = self.results.get(rule)
+            self.results[rule] = (
+                r
+                if seen is None
+                else ExpectationResult(
+                    rule, r.expectation, seen.success and r.success, seen.unexpected + r.unexpected
+                )
+            )
+
+    @property
+    def success(self) -> bool:
+        return self.failed_rows == 0
+
+    @property
+    def failed_rules(self) -> dict[str, int]:
+        return {rule: r.unexpected for rule, r in self.results.items() if not r.success}
+
+
+@dataclass
+class BatchOutcome:
+    """What one micro-batch did; `read == landed + duplicates + quarantined` always."""
+
+    read: int = 0
+    landed: Counter[EventType] = field(default_factory=Counter)
+    duplicates: Counter[EventType] = field(default_factory=Counter)
+    quarantined: Counter[EventType | None] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)  # quarantined records per rule
+    validation: dict[EventType, ValidationSummary] = field(default_factory=dict)
+    offsets: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def merge(self, other: "BatchOutcome") -> None:
+        self.read += other.read
+        self.landed.update(other.landed)
+        self.duplicates.update(other.duplicates)
+        self.quarantined.update(other.quarantined)
+        self.reasons.update(other.reasons)
+        self.offsets.update(other.offsets)
+        for event_type, summary in other.validation.items():
+            self.validation.setdefault(event_type, ValidationSummary()).merge(summary)
+
+
+def _first_copies(events: Sequence[Event]) -> tuple[list[Event], list[Event]]:
+    seen: set[str] = set()
+    first, rest = [], []
+    for event in events:
+        (rest if event.event_id in seen else first).append(event)
+        seen.add(event.event_id)
+    return first, rest
+
+
+def database_unavailable(exc: DBAPIError) -> TransientError:
+    """The error to raise when the database failed mid-batch (nothing was committed)."""
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    return TransientError(
+        f"database unavailable ({detail}); nothing of this batch was written and the "
+        "offsets did not move: run the ingest again once the database is back"
+    )
+
+
+class Ingestor:
+    """Decodes, validates and lands micro-batches into one platform database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        deserializer: AvroDeserializer,
+        validator: Validator,
+        dead_letters: DeadLetterSink | None = None,
+    ) -> None:
+        self.engine, self.deserializer, self.validator = engine, deserializer, validator
+        self.dead_letters = dead_letters
+        create_landing_tables(engine)
+
+    def prepare(self, records: Iterable[SourceRecord]) -> Prepared:
+        """Decode and validate `records` (nothing is written)."""
+        decoded = decode_batch(records, self.deserializer)
+        prepared = Prepared(rejected=decoded.rejected)
+        for event_type, events in decoded.events.items():
+            pending = events
+            while pending:
+                first, rest = _first_copies(pending)
+                outcome = self.validator.validate(event_type, first)
+                prepared.validation.setdefault(event_type, []).append(outcome)
+                passed = [first[i] for i in outcome.passed]
+                prepared.landing.setdefault(event_type, []).extend(passed)
+                for row, reasons in outcome.failed.items():
+                    event = first[row]
+                    prepared.rejected.append(
+                        Rejected(
+                            event.source, event_type, event.supplier_id, event.event_id, reasons
+                        )
+                    )
+                passed_ids = {e.event_id for e in passed}
+                prepared.copies.extend(e for e in rest if e.event_id in passed_ids)
+                pending = [e for e in rest if e.event_id not in passed_ids]
+        return prepared
+
+    def ingest(
+        self,
+        records: Sequence[SourceRecord],
+        start_offsets: Mapping[TopicPartition, int | None],
+    ) -> BatchOutcome:
+        """Land `records` (read from `start_offsets`) and move the offsets past them.
+
+        Raises `TransientError` (database or Kafka unavailable, or another ingest moved
+        the offsets) with nothing written; the same records can then be ingested again.
+        """
+        outcome = BatchOutcome(read=len(records))
+        if not records:
+            return outcome
+        end: dict[TopicPartition, int] = {}
+        for record in records:
+            key = (record.topic, record.partition)
+            end[key] = max(end.get(key, 0), record.offset + 1)
+        prepared = self.prepare(records)
+        if self.dead_letters is not None:
+            letters = [x for x in map(dead_letter, prepared.rejected) if x is not None]
+            if letters:
+                self.dead_letters.send(letters)
+        now = datetime.now(UTC)
+        try:
+            with self.engine.begin() as conn:
+                claim_offsets(conn, start_offsets, end, now)
+                duplicates: list[Event] = list(prepared.copies)
+                for event_type, events in prepared.landing.items():
+                    inserted = insert_events(conn, event_type, events, now)
+                    outcome.landed[event_type] += len(inserted)
+                    duplicates.extend(e for e in events if e.event_id not in inserted)
+                record_duplicates(conn, duplicates, now)
+                insert_quarantine(conn, prepared.rejected, now)
+        except OperationalError as exc:
+            raise database_unavailable(exc) from exc
+        outcome.duplicates.update(e.event_type for e in duplicates)
+        outcome.quarantined.update(r.event_type for r in prepared.rejected)
+        for rejected in prepared.rejected:
+            outcome.reasons.update({r.rule for r in rejected.reasons})
+        outcome.validation = summarise(prepared.validation)
+        outcome.offsets = end
+        return outcome
+
+
+def summarise(
+    validation: Mapping[EventType, Sequence[ValidationOutcome]],
+) -> dict[EventType, ValidationSummary]:
+    """One summary per event type over every validation round."""
+    out: dict[EventType, ValidationSummary] = defaultdict(ValidationSummary)
+    for event_type, outcomes in validation.items():
+        for outcome in outcomes:
+            out[event_type].add(outcome)
+    return dict(out)
+
+
+class BatchReader(Protocol):
+    """Reads records from stored offsets (the connectors' `SupplierTopicReader`)."""
+
+    def read(
+        self, stored: Mapping[TopicPartition, int], *, max_records: int, max_seconds: float
+    ) -> Sequence[SourceRecord]: ...
+
+
+def ingest_once(
+    reader: BatchReader, ingestor: Ingestor, *, max_records: int, max_seconds: float
+) -> BatchOutcome:
+    """Read one bounded micro-batch from the offsets stored in the database and land it."""
+    stored = stored_offsets(ingestor.engine)
+    records = reader.read(stored, max_records=max_records, max_seconds=max_seconds)
+    return ingestor.ingest(records, stored)

@@ -1,0 +1,158 @@
+"""Writes a validated micro-batch: landing rows, duplicates, quarantine and offsets.
+
+Every function here takes an open connection: the caller holds ONE transaction for the
+rows and the offsets they cover, so a crash or a database outage leaves either all of
+a batch or none of it. Landing is `INSERT ... ON CONFLICT DO NOTHING RETURNING`, so an
+event_id that already landed is detected by the database itself, under concurrency too.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+
+from pipelines.decode import Event, Rejected
+from pipelines.landing.models import (
+    LANDING,
+    ingest_duplicate,
+    ingest_offsets,
+    quarantine,
+)
+from sangsaeng.errors import TransientError
+from schemas.topics import EventType
+
+TopicPartition = tuple[str, int]
+CHUNK = 2_000  # rows per statement; keeps PostgreSQL's 65,535 bind parameters in reach
+
+
+class OffsetConflict(TransientError):
+    """Another ingest advanced a partition since this batch was read; nothing was written."""
+
+
+def _insert(conn: Connection) -> Any:
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+
+def stored_offsets(conn_or_engine: Connection | Engine) -> dict[TopicPartition, int]:
+    """The next offset to read for every partition ingested so far."""
+    query = select(ingest_offsets.c.topic, ingest_offsets.c.partition, ingest_offsets.c.next_offset)
+    if isinstance(conn_or_engine, Engine):
+        with conn_or_engine.connect() as conn:
+            rows = conn.execute(query).all()
+    else:
+        rows = conn_or_engine.execute(query).all()
+    return {(topic, partition): next_offset for topic, partition, next_offset in rows}
+
+
+def claim_offsets(
+    conn: Connection,
+    start: Mapping[TopicPartition, int | None],
+    end: Mapping[TopicPartition, int],
+    now: datetime,
+) -> None:
+    """Move each partition from its `start` offset (None: never read) to its `end`.
+
+    Runs first in the transaction so it takes the row locks before any rows are written;
+    raises `OffsetConflict` when the stored offset is no longer `start`.
+    """
+    for (topic, partition), next_offset in sorted(end.items()):
+        expected = start.get((topic, partition))
+        if expected is None:
+            statement = (
+                _insert(conn)(ingest_offsets)
+                .values(topic=topic, partition=partition, next_offset=next_offset, updated_at=now)
+                .on_conflict_do_nothing(index_elements=["topic", "partition"])
+            )
+        else:
+            statement = (
+                update(ingest_offsets)
+                .where(
+                    ingest_offsets.c.topic == topic,
+                    ingest_offsets.c.partition == partition,
+                    ingest_offsets.c.next_offset == expected,
+                )
+                .values(next_offset=next_offset, updated_at=now)
+            )
+        if conn.execute(statement).rowcount != 1:
+            raise OffsetConflict(
+                f"{topic}[{partition}] moved past offset {expected} while this batch was "
+                "processed (another ingest is running?); nothing was written, run again"
+            )
+
+
+def landing_row(event: Event, now: datetime) -> dict[str, Any]:
+    """The landing row of `event`: its payload plus where it was read."""
+    row = dict(event.payload)
+    row["kafka_topic"] = event.source.topic
+    row["kafka_partition"] = event.source.partition
+    row["kafka_offset"] = event.source.offset
+    row["landed_at"] = now
+    return row
+
+
+def insert_events(
+    conn: Connection, event_type: EventType, events: Sequence[Event], now: datetime
+) -> set[str]:
+    """Insert `events` where their event_id is new; returns the event_ids inserted."""
+    table = LANDING[event_type]
+    statement = (
+        _insert(conn)(table)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(table.c.event_id)
+    )
+    inserted: set[str] = set()
+    for i in range(0, len(events), CHUNK):
+        rows = [landing_row(e, now) for e in events[i : i + CHUNK]]
+        inserted.update(conn.scalars(statement, rows))
+    return inserted
+
+
+def record_duplicates(conn: Connection, events: Iterable[Event], now: datetime) -> int:
+    """Record records whose event_id had already landed; returns how many."""
+    rows = [
+        {
+            "kafka_topic": e.source.topic,
+            "kafka_partition": e.source.partition,
+            "kafka_offset": e.source.offset,
+            "event_id": e.event_id,
+            "seen_at": now,
+        }
+        for e in events
+    ]
+    statement = _insert(conn)(ingest_duplicate).on_conflict_do_nothing()
+    for i in range(0, len(rows), CHUNK):
+        conn.execute(statement, rows[i : i + CHUNK])
+    return len(rows)
+
+
+def quarantine_rows(rejected: Iterable[Rejected], now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "kafka_topic": r.source.topic,
+            "kafka_partition": r.source.partition,
+            "kafka_offset": r.source.offset,
+            "kafka_timestamp": r.source.timestamp,
+            "event_type": r.event_type.value if r.event_type else None,
+            "supplier_id": r.supplier_id,
+            "event_id": r.event_id,
+            "reasons": [reason.as_dict() for reason in r.reasons],
+            "payload": r.source.value,
+            "first_seen": now,
+            "status": "open",
+            "attempts": 1,
+        }
+        for r in rejected
+    ]
+
+
+def insert_quarantine(conn: Connection, rejected: Sequence[Rejected], now: datetime) -> int:
+    """Quarantine `rejected` with their reasons and original bytes; returns how many."""
+    rows = quarantine_rows(rejected, now)
+    statement = _insert(conn)(quarantine).on_conflict_do_nothing()
+    for i in range(0, len(rows), CHUNK):
+        conn.execute(statement, rows[i : i + CHUNK])
+    return len(rows)

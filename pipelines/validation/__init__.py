@@ -1,0 +1,1 @@
+"""Data-quality validation of decoded events with Great Expectations 1.x suites in code."""
