@@ -34,14 +34,17 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> Engine:
-    """An engine for `url`; for a SQLite file, its folder is created if missing."""
+def make_engine(url: str | URL, *, sqlite_timeout_s: float = 30.0, **kwargs: Any) -> Engine:
+    """An engine for `url`; for a SQLite file, its folder is created if missing.
+
+    `sqlite_timeout_s`: how long a SQLite writer waits for another one's lock.
+    """
     parsed = normalise_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True, **kwargs)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
+    engine = create_engine(parsed, connect_args={"timeout": sqlite_timeout_s}, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -6,6 +6,7 @@ are rejected so a typo never silently falls back to a default.
 """
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,11 @@ class Settings(BaseSettings):
     gateway_rate_per_second: float = Field(
         20.0, gt=0, description="Requests per second allowed per gateway API key (burst 2x)."
     )
+    ingest_topics: str = Field(
+        r"sup\..+",
+        description="Regular expression of the supplier topics this ingest reads (all by "
+        "default; narrow it to split suppliers over several ingest deployments).",
+    )
     ingest_max_records: int = Field(
         50_000, ge=1, description="Records per ingest micro-batch (one database transaction)."
     )
@@ -76,6 +82,15 @@ class Settings(BaseSettings):
             host, _, port = server.strip().rpartition(":")
             if not host or not port.isdigit():
                 raise ValueError(f"expected host:port[,host:port], got {value!r}")
+        return value
+
+    @field_validator("ingest_topics")
+    @classmethod
+    def _regex_compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
         return value
 
     @model_validator(mode="before")

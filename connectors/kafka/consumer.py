@@ -6,6 +6,7 @@ the stored offsets (the beginning for a partition never read), and stops at the 
 records, the max seconds, or the end offsets it saw when the batch began.
 """
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,10 +43,14 @@ def _unavailable(bootstrap: str, exc: Exception) -> TransientError:
 
 
 class SupplierTopicReader:
-    """A consumer over every `sup.<supplier>.<type>` topic (new ones found at each read)."""
+    """A consumer over the `sup.<supplier>.<type>` topics whose name matches `topics` (a
+    regular expression, matched in full); new topics are found at each read."""
 
-    def __init__(self, bootstrap: str, *, client_id: str = "sangsaeng-ingest") -> None:
+    def __init__(
+        self, bootstrap: str, *, topics: str = r"sup\..+", client_id: str = "sangsaeng-ingest"
+    ) -> None:
         self.bootstrap = bootstrap
+        self.topics = re.compile(topics)
         try:
             self.consumer = KafkaConsumer(
                 bootstrap_servers=bootstrap,
@@ -72,7 +77,11 @@ class SupplierTopicReader:
     def partitions(self) -> list[TopicPartition]:
         """Every partition of every supplier topic, in name order."""
         try:
-            topics = sorted(t for t in self.consumer.topics() if SUPPLIER_TOPIC_PATTERN.match(t))
+            topics = sorted(
+                t
+                for t in self.consumer.topics()
+                if SUPPLIER_TOPIC_PATTERN.match(t) and self.topics.fullmatch(t)
+            )
             found = []
             for topic in topics:
                 for p in sorted(self.consumer.partitions_for_topic(topic) or ()):

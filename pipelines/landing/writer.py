@@ -66,6 +66,7 @@ def claim_offsets(
                 _insert(conn)(ingest_offsets)
                 .values(topic=topic, partition=partition, next_offset=next_offset, updated_at=now)
                 .on_conflict_do_nothing(index_elements=["topic", "partition"])
+                .returning(ingest_offsets.c.topic)
             )
         else:
             statement = (
@@ -76,8 +77,10 @@ def claim_offsets(
                     ingest_offsets.c.next_offset == expected,
                 )
                 .values(next_offset=next_offset, updated_at=now)
+                .returning(ingest_offsets.c.topic)
             )
-        if conn.execute(statement).rowcount != 1:
+        # RETURNING, not rowcount: psycopg reports no count for INSERT ... ON CONFLICT.
+        if conn.execute(statement).first() is None:
             raise OffsetConflict(
                 f"{topic}[{partition}] moved past offset {expected} while this batch was "
                 "processed (another ingest is running?); nothing was written, run again"

@@ -12,7 +12,7 @@ from sangsaeng.settings import Settings
 def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """The resources ingest needs, configured from `settings`."""
     return {
-        "kafka": KafkaResource(bootstrap=settings.kafka_bootstrap),
+        "kafka": KafkaResource(bootstrap=settings.kafka_bootstrap, topics=settings.ingest_topics),
         "database": DatabaseResource(url=settings.database_url),
         "registry": RegistryResource(url=settings.schema_registry_url),
     }

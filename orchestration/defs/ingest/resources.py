@@ -37,11 +37,12 @@ class KafkaResource(dg.ConfigurableResource):
     """The Kafka cluster holding the supplier topics and dead letters."""
 
     bootstrap: str
+    topics: str = r"sup\..+"  # regular expression of the supplier topics to ingest
 
     @contextmanager
     def reader(self) -> Iterator[SupplierTopicReader]:
         """A reader over the supplier topics, closed on exit."""
-        with SupplierTopicReader(self.bootstrap) as reader:
+        with SupplierTopicReader(self.bootstrap, topics=self.topics) as reader:
             yield reader
 
     @contextmanager

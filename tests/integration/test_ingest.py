@@ -1,0 +1,163 @@
+"""Ingest against a real broker, on both databases: the conservation law, late events,
+reprocessing the quarantine, and what the dead-letter topics receive."""
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from connectors.kafka.consumer import SupplierTopicReader
+from orchestration.run import run_ingest
+from pipelines.ingest import Ingestor
+from pipelines.quarantine import list_quarantine, reprocess
+from pipelines.reference import ReferenceFile, ReferenceSets, load_reference
+from pipelines.validation.runner import Validator
+from sangsaeng.db import make_engine
+from schemas.serde import AvroDeserializer
+from schemas.topics import EventType, dlq_topic
+from tests.integration.ingest_state import read_state
+from tests.integration.ingest_world import INVALID, POISON, IngestWorld
+from tests.support import read_topic
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def world(kafka_bootstrap: str, shared_registry) -> Iterator[IngestWorld]:
+    made = IngestWorld(kafka_bootstrap, shared_registry.url, shared_registry.auth)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def end_offsets(world: IngestWorld) -> dict[tuple[str, int], int]:
+    reader = SupplierTopicReader(world.bootstrap, topics=world.setting_values("")["ingest_topics"])
+    try:
+        return {(p.topic, p.partition): p.end_offset for p in reader.lag({})}
+    finally:
+        reader.close()
+
+
+def dead_letters(world: IngestWorld) -> Counter[tuple[str, int, int]]:
+    """Source coordinates of every dead letter this world's records caused."""
+    found: Counter[tuple[str, int, int]] = Counter()
+    for event_type in EventType:
+        for record in read_topic(world.bootstrap, dlq_topic(event_type)):
+            headers = {k: v.decode() for k, v in record.headers}
+            if headers["sangsaeng.source.topic"].startswith(f"sup.{world.prefix}"):
+                found[
+                    (
+                        headers["sangsaeng.source.topic"],
+                        int(headers["sangsaeng.source.partition"]),
+                        int(headers["sangsaeng.source.offset"]),
+                    )
+                ] += 1
+                assert json.loads(headers["sangsaeng.reasons"]), "reasons travel in the headers"
+    return found
+
+
+def test_every_record_is_landed_or_quarantined_exactly_once(
+    world: IngestWorld, db_url: str
+) -> None:
+    world.load_reference(db_url)
+    world.produce_mix(600, duplicates=25, invalid_each=2)
+    expected = world.expected
+    assert expected["land"] == 600 and expected["duplicate"] == 25
+
+    # Small batches, so duplicates meet their originals both within and across batches.
+    report = run_ingest(world.settings(db_url), until_caught_up=True, max_records=170)
+    state = read_state(db_url)
+
+    assert report.runs > 3 and report.lag_left == 0
+    # N landed: exactly the valid events, each once.
+    assert state.landed_ids == {s.event_id for s in world.sent if s.expect == "land"}
+    assert state.landed_rows == 600
+    # D duplicates recorded as duplicates, at the coordinates of the resends.
+    assert {(t, p, o) for t, p, o, _ in state.duplicates} == {
+        s.where for s in world.sent if s.expect == "duplicate"
+    }
+    # M invalid + P poison quarantined, each for the rule it broke.
+    bad = [s for s in world.sent if s.expect not in ("land", "duplicate")]
+    assert len(bad) == 2 * len(INVALID) + len(POISON)
+    assert set(state.quarantined) == {s.where for s in bad}
+    for s in bad:
+        assert s.expect in state.quarantined[s.where], (s.expect, state.quarantined[s.where])
+    # The report adds up, and every partition's offset is at its end.
+    assert report.read == len(world.sent)
+    assert sum(report.landed.values()) == 600
+    assert sum(report.duplicates.values()) == 25
+    assert sum(report.quarantined.values()) == len(bad)
+    assert state.offsets == {tp: end for tp, end in end_offsets(world).items() if end > 0}
+    # Each refused record was also sent to its dead-letter topic (once: nothing crashed).
+    assert dead_letters(world) == Counter({s.where: 1 for s in bad})
+
+    # A second run reads nothing and changes nothing.
+    again = run_ingest(world.settings(db_url), until_caught_up=True)
+    assert again.read == 0
+    assert read_state(db_url) == state
+
+
+def test_late_and_out_of_order_events_land(world: IngestWorld, db_url: str) -> None:
+    world.load_reference(db_url)
+    events = world.events(120)
+    # Newest first, and a third of them three days late.
+    for i, (event_type, supplier_id, record) in enumerate(reversed(events)):
+        late = timedelta(days=3 if i % 3 == 0 else 0)
+        world.send(
+            event_type, supplier_id, dict(record, event_time=record["event_time"] - late), "land"
+        )
+    world.flush()
+
+    run_ingest(world.settings(db_url), until_caught_up=True)
+
+    assert read_state(db_url).landed_ids == {str(r["event_id"]) for _, _, r in events}
+
+
+def test_a_reprocessed_event_lands_once(world: IngestWorld, db_url: str) -> None:
+    world.load_reference(db_url)
+    events = world.events(40)
+    event_type, supplier_id, record = next(e for e in events if "part_number" in e[2])
+    record = dict(record, part_number="NEW-PART-7")  # not in the reference data yet
+    world.send(event_type, supplier_id, record, "known_part")
+    world.flush()
+    settings = world.settings(db_url)
+    run_ingest(settings, until_caught_up=True)
+    engine = make_engine(db_url)
+    [entry] = list_quarantine(engine, supplier_id=supplier_id)
+    assert entry.event_id == str(record["event_id"])
+    assert [r["rule"] for r in entry.reasons] == ["known_part"]
+    assert entry.reasons[0]["value"] == f"{supplier_id}/NEW-PART-7"
+
+    def retry() -> object:
+        from schemas.registry.client import RegistryClient
+
+        ingestor = Ingestor(
+            engine,
+            AvroDeserializer.for_contracts(RegistryClient(world.registry_url)),
+            Validator(ReferenceSets.read(engine)),
+        )
+        return reprocess(engine, ingestor, supplier_id=supplier_id)
+
+    still = retry()  # the reference data is not fixed yet
+    assert (still.retried, still.landed, still.still_refused) == (1, 0, 1)
+    load_reference(
+        engine,
+        ReferenceFile.model_validate(
+            {"parts": [{"supplier_id": supplier_id, "part_number": "NEW-PART-7"}]}
+        ),
+    )
+    fixed = retry()
+    assert (fixed.retried, fixed.landed, fixed.still_refused) == (1, 1, 0)
+    assert retry().retried == 0  # nothing open any more
+    run_ingest(settings, until_caught_up=True)  # and ingest does not bring it back
+
+    state = read_state(db_url)
+    assert state.landed_ids == {str(record["event_id"])}
+    assert state.landed_rows == 1
+    assert list_quarantine(engine, status="open") == []
+    [resolved] = list_quarantine(engine, status="landed")
+    assert resolved.attempts == 3
+    engine.dispose()
