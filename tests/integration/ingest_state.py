@@ -5,7 +5,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from pipelines.landing.models import LANDING, ingest_duplicate, ingest_offsets, quarantine
+from pipelines.landing.models import (
+    LANDING,
+    create_landing_tables,
+    ingest_duplicate,
+    ingest_offsets,
+    quarantine,
+)
 from sangsaeng.db import make_engine
 
 
@@ -29,6 +35,7 @@ class IngestState:
 
 def read_state(database_url: str) -> IngestState:
     engine = make_engine(database_url)
+    create_landing_tables(engine)  # a database ingest has not touched yet reads as empty
     try:
         with engine.connect() as conn:
             landed = set()

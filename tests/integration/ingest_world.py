@@ -174,6 +174,7 @@ class IngestWorld:
         `invalid_each` times, and every kind of poison once, interleaved."""
         events = self.events(valid + len(INVALID) * invalid_each + 10)
         clean, spare = events[:valid], events[valid:]
+        assert len(clean) == valid, f"the world has only {len(clean)} events; give it more days"
         sent_clean = [self.send(t, s, r, "land") for t, s, r in clean]
         by_type: dict[EventType, list[tuple[str, dict[str, Any]]]] = {}
         for t, s, r in spare + clean:
