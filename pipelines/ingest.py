@@ -20,20 +20,20 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 from pipelines.decode import Event, Rejected, SourceRecord, decode_batch
 from pipelines.landing.models import create_landing_tables
 from pipelines.landing.writer import (
     TopicPartition,
     claim_offsets,
+    database_unavailable,
     insert_events,
     insert_quarantine,
     record_duplicates,
     stored_offsets,
 )
 from pipelines.validation.runner import ExpectationResult, ValidationOutcome, Validator
-from sangsaeng.errors import TransientError
 from schemas.serde import AvroDeserializer
 from schemas.topics import EventType, dlq_topic
 
@@ -150,15 +150,6 @@ def _first_copies(events: Sequence[Event]) -> tuple[list[Event], list[Event]]:
         (rest if event.event_id in seen else first).append(event)
         seen.add(event.event_id)
     return first, rest
-
-
-def database_unavailable(exc: DBAPIError) -> TransientError:
-    """The error to raise when the database failed mid-batch (nothing was committed)."""
-    detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-    return TransientError(
-        f"database unavailable ({detail}); nothing of this batch was written and the "
-        "offsets did not move: run the ingest again once the database is back"
-    )
 
 
 class Ingestor:

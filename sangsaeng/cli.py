@@ -533,7 +533,8 @@ def push(
 
 @app.command("demo")
 def demo() -> None:
-    """Start the stack, register the contracts, stream a simulated week of 4 suppliers in."""
+    """Start the stack, register the contracts, stream a simulated week of 4 suppliers in,
+    then land it (validate, quarantine) and show the counts per supplier."""
     from sangsaeng.demo import run_demo
 
     run_demo(get_settings(), console)

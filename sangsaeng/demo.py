@@ -3,14 +3,15 @@
 Today: the local stack comes up (Kafka, schema registry, ingest gateway), the event
 contracts are registered and listed, and a simulated week of four suppliers' MES
 systems streams in, half through the supplier SDK and half through the HTTP gateway,
-with a few percent of flawed events that the edge refuses with reasons. The terminal
-ends with what Kafka holds per supplier topic. Run it again without cleaning up: the
-contracts keep their ids, the suppliers their topics, and another week of new events
-is added.
+with a few percent of flawed events (the edge refuses some, validation the rest).
+The reference data is loaded, the Dagster `ingest` job lands the events exactly once,
+and the terminal ends with landed and quarantined counts per supplier. Run it again
+without cleaning up: the contracts keep their ids, the suppliers their topics, another
+week of new events is added and ingest picks up where it stopped.
 """
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaConsumer, TopicPartition
@@ -22,6 +23,7 @@ from connectors.simulator.run import send, write_reference
 from connectors.simulator.world import build_world
 from infra.process import wait_for
 from infra.stack import Stack
+from sangsaeng.db import make_engine
 from sangsaeng.settings import Settings
 from schemas.topics import EventType, supplier_topic
 
@@ -33,7 +35,10 @@ DEMO_BAD_RATE = 0.03
 
 def run_demo(settings: Settings, console: Console) -> None:
     """Start the stack, register the contracts, stream a simulated week, show Kafka."""
+    from pipelines.landing.queries import landed_by_supplier, quarantined_by_supplier
+    from pipelines.reference import load_reference, read_reference_file
     from sangsaeng.cli import schemas_list, schemas_register
+    from sangsaeng.cli_ingest import ingest
 
     stack = Stack.from_settings(settings)
     with console.status("Starting the stack…") as status:
@@ -77,23 +82,35 @@ def run_demo(settings: Settings, console: Console) -> None:
     wait_for(caught_up, timeout=60, interval=0.5)  # the gateway forwards in the background
     consumer.close()
 
-    table = Table(
-        title="Kafka now holds (events per supplier topic, all runs)", title_justify="left"
+    console.print(
+        f"[green]✓[/] Kafka holds {sum(held.values())} events in the demo's supplier topics"
     )
-    table.add_column("supplier")
-    table.add_column("sector")
-    table.add_column("via")
-    for event_type in EventType:
-        table.add_column(event_type.value, justify="right")
+
+    engine = make_engine(settings.database_url)
+    counts = load_reference(engine, read_reference_file(settings.state_dir / "reference.yaml"))
+    console.print(f"[green]✓[/] reference data loaded ({counts['parts']} parts)")
+    ingest(until_caught_up=True, max_records=None, max_seconds=None)
+
+    landed = landed_by_supplier(engine)
+    quarantined = quarantined_by_supplier(engine)
+    table = Table(title="Per supplier (all runs)", title_justify="left")
+    for column in ("supplier", "sector", "via", "landed", "quarantined", "why (top 2)"):
+        table.add_column(column, justify="right" if column in ("landed", "quarantined") else "left")
     for s in world.suppliers:
+        reasons = quarantined.get(s.supplier_id, Counter())
+        top = [f"{rule} x{n}" for rule, n in reasons.most_common() if rule != "records"][:2]
         table.add_row(
             s.supplier_id,
             s.sector,
             report.via[s.supplier_id],
-            *(str(held[t]) for t in topics[s.supplier_id]),
+            f"{landed[s.supplier_id]:,}",
+            f"{reasons['records']:,}",
+            ", ".join(top),
         )
     console.print(table)
+    engine.dispose()
     console.print(
-        f"Reference data: {settings.state_dir / 'reference.yaml'}. The stack keeps running: "
-        "`sangsaeng stack status` shows it, `sangsaeng stack down` stops it."
+        "Rejected events and why: `sangsaeng quarantine list --supplier S0001`. The Dagster "
+        "UI: `make ui`. The stack keeps running: `sangsaeng stack status` shows it, "
+        "`sangsaeng stack down` stops it."
     )

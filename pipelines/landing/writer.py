@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from pipelines.decode import Event, Rejected
 from pipelines.landing.models import (
@@ -27,6 +28,15 @@ from schemas.topics import EventType
 
 TopicPartition = tuple[str, int]
 CHUNK = 2_000  # rows per statement; keeps PostgreSQL's 65,535 bind parameters in reach
+
+
+def database_unavailable(exc: DBAPIError) -> TransientError:
+    """The error to raise when the database failed mid-batch (nothing was committed)."""
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    return TransientError(
+        f"database unavailable ({detail}); nothing of this batch was written and the "
+        "offsets did not move: run the ingest again once the database is back"
+    )
 
 
 class OffsetConflict(TransientError):

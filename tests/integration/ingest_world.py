@@ -172,7 +172,7 @@ class IngestWorld:
     def produce_mix(self, valid: int, *, duplicates: int = 0, invalid_each: int = 1) -> None:
         """`valid` clean events, `duplicates` resends of some of them, every invalid kind
         `invalid_each` times, and every kind of poison once, interleaved."""
-        events = self.events(valid + len(INVALID) * invalid_each + 10)
+        events = self.events()
         clean, spare = events[:valid], events[valid:]
         assert len(clean) == valid, f"the world has only {len(clean)} events; give it more days"
         sent_clean = [self.send(t, s, r, "land") for t, s, r in clean]

@@ -161,3 +161,39 @@ def test_a_reprocessed_event_lands_once(world: IngestWorld, db_url: str) -> None
     [resolved] = list_quarantine(engine, status="landed")
     assert resolved.attempts == 3
     engine.dispose()
+
+
+def test_cli_reference_ingest_and_quarantine(world: IngestWorld, db_url: str, tmp_path) -> None:
+    import subprocess
+
+    import yaml
+
+    from tests.support import cli_env
+
+    env = cli_env(**world.setting_values(db_url), state_dir=str(tmp_path / "state"))
+
+    def sangsaeng(*args: str) -> str:
+        done = subprocess.run(
+            [".venv/bin/sangsaeng", *args], env=env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    reference = tmp_path / "reference.yaml"
+    reference.write_text(yaml.safe_dump(world.world.reference()))
+    assert "3 sites" in sangsaeng("reference", "load", str(reference))
+    world.produce_mix(100)
+    out = sangsaeng("ingest", "--until-caught-up")
+    bad = sum(1 for s in world.sent if s.expect not in ("land", "duplicate"))
+    assert f"read {len(world.sent)} records" in out
+    assert "known_part" in out and "not_confluent_framing" in out  # quarantined by reason
+    assert "lag left 0" in out
+
+    spoofed = next(s for s in world.sent if s.expect == "supplier_id_matches_topic")
+    supplier = spoofed.topic.split(".")[1]
+    listed = sangsaeng("quarantine", "list", "--supplier", supplier, "--limit", "100")
+    assert spoofed.event_id in listed
+    assert "supplier_id_matches_topic: supplier_id=" in listed
+    everyone = sangsaeng("quarantine", "list", "--limit", "100")
+    assert f"{bad} shown" in everyone
+    assert "retried" in sangsaeng("quarantine", "reprocess")

@@ -1,0 +1,88 @@
+"""The Dagster definitions: they load, the sensor asks for a run only when a partition
+lags, and the asset checks carry the Great Expectations outcome."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import pytest
+
+from orchestration.definitions import build_definitions
+from orchestration.defs.ingest.assets import CHECK_NAME, landing_key
+from orchestration.defs.ingest.definitions import resources
+from orchestration.defs.ingest.sensors import ingest_on_lag
+from orchestration.run import run_ingest
+from schemas.topics import EventType
+from tests.integration.ingest_world import IngestWorld
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def world(kafka_bootstrap: str, shared_registry) -> Iterator[IngestWorld]:
+    made = IngestWorld(kafka_bootstrap, shared_registry.url, shared_registry.auth)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def test_definitions_load(tmp_path) -> None:
+    from sangsaeng.settings import load_settings
+
+    defs = build_definitions(load_settings(database_url=f"sqlite:///{tmp_path / 'd.db'}"))
+    job = defs.resolve_job_def("ingest")
+    assert job.name == "ingest"
+    graph = defs.resolve_asset_graph()
+    assert {landing_key(e) for e in EventType} <= set(graph.get_all_asset_keys())
+    checks = {(k.asset_key, k.name) for k in graph.asset_check_keys}
+    assert {(landing_key(e), CHECK_NAME) for e in EventType} <= checks
+    assert defs.resolve_sensor_def("ingest_on_lag").job_name == "ingest"
+    # Every resource the assets and the sensor ask for is provided.
+    defs.resolve_all_job_defs()
+
+
+def _evaluate_sensor(world: IngestWorld, db_url: str) -> dg.RunRequest | dg.SkipReason:
+    settings = world.settings(db_url)
+    with dg.build_sensor_context(resources=resources(settings)) as context:
+        return ingest_on_lag(context)
+
+
+def test_sensor_triggers_on_lag_and_stays_quiet_without(world: IngestWorld, db_url: str) -> None:
+    world.load_reference(db_url)
+    quiet = _evaluate_sensor(world, db_url)
+    assert isinstance(quiet, dg.SkipReason)  # the topics exist but are empty
+
+    world.produce_mix(40)
+    request = _evaluate_sensor(world, db_url)
+    assert isinstance(request, dg.RunRequest)
+    assert int(request.tags["sangsaeng/lag"]) == len(world.sent)
+    assert _evaluate_sensor(world, db_url).run_key == request.run_key  # no second run meanwhile
+
+    run_ingest(world.settings(db_url), until_caught_up=True)
+    assert isinstance(_evaluate_sensor(world, db_url), dg.SkipReason)
+
+
+def test_asset_checks_carry_the_great_expectations_outcome(world: IngestWorld, db_url: str) -> None:
+    world.load_reference(db_url)
+    world.produce_mix(200)
+    job = build_definitions(world.settings(db_url)).resolve_job_def("ingest")
+    result = job.execute_in_process(
+        run_config={"ops": {"land_supplier_events": {"config": {"max_records": 10_000}}}},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    checks = {e.asset_key: e for e in result.get_asset_check_evaluations()}
+    assert set(checks) == {landing_key(e) for e in EventType}
+    production = checks[landing_key(EventType.PRODUCTION)]
+    assert not production.passed
+    assert production.severity == dg.AssetCheckSeverity.WARN
+    failed = production.metadata["failed_expectations"].value
+    assert {"quantity_good_not_negative", "known_part", "lot_id_required"} <= set(failed)
+    assert failed["known_part"] == 1
+    assert production.metadata["checked"].value > production.metadata["failed_rows"].value > 0
+    materialized = {
+        e.asset_key: e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    landed = sum(m["landed"].value for m in materialized.values())
+    assert landed == 200

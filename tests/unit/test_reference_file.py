@@ -1,0 +1,49 @@
+"""Reading the reference YAML: the simulator's file as is, and errors that point at the entry."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from connectors.simulator.world import build_world
+from pipelines.reference import ReferenceFileError, read_reference_file
+
+pytestmark = pytest.mark.unit
+
+
+def test_the_simulators_file_reads_as_is(tmp_path: Path) -> None:
+    world = build_world(1, 4, date(2026, 1, 5), 7)
+    path = tmp_path / "reference.yaml"
+    path.write_text(yaml.safe_dump(world.reference()))
+    data = read_reference_file(path)
+    assert {o.org_id for o in data.organisations if o.role == "supplier"} == {
+        s.supplier_id for s in world.suppliers
+    }
+    assert len(data.lines) == sum(len(s.lines) for s in world.suppliers)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("parts:\n  - {supplier_id: S1}\n", r"parts\[0\]\.part_number: Field required"),
+        (
+            "organisations:\n  - {org_id: B1, name: X, role: buyer}\n"
+            "  - {org_id: S1, name: Y, role: vendor}\n",
+            r"organisations\[1\]\.role",
+        ),
+        ("sites: [{site_id: P1, supplier_id: S1, colour: red}]\n", r"sites\[0\]\.colour"),
+        ("lines: {not: a list}\n", "lines"),
+        ("parts: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_errors_name_the_entry_and_field(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    with pytest.raises(ReferenceFileError, match=message):
+        read_reference_file(path)
+
+
+def test_a_missing_file_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ReferenceFileError, match="cannot read"):
+        read_reference_file(tmp_path / "nope.yaml")

@@ -1,0 +1,158 @@
+"""The Great Expectations suites and runner on in-memory events (real GX, no services)."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from connectors.simulator.events import generate
+from connectors.simulator.world import build_world
+from pipelines.decode import Event
+from pipelines.reference import ReferenceFile, ReferenceSets
+from pipelines.validation.runner import Validator
+from pipelines.validation.suites import TimeWindow
+from schemas.topics import EventType, supplier_topic
+
+pytestmark = pytest.mark.unit
+
+WORLD = build_world(3, 2, date.today() - timedelta(days=3), 2)
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    value: bytes | None = None
+    headers: tuple = ()
+
+
+def reference_sets() -> ReferenceSets:
+    data = ReferenceFile.model_validate(WORLD.reference())
+    return ReferenceSets(
+        suppliers=frozenset(o.org_id for o in data.organisations if o.role == "supplier"),
+        sites=frozenset(f"{s.supplier_id}/{s.site_id}" for s in data.sites),
+        lines=frozenset(f"{x.site_id}/{x.line_id}" for x in data.lines),
+        parts=frozenset(f"{p.supplier_id}/{p.part_number}" for p in data.parts),
+    )
+
+
+VALIDATOR = Validator(reference_sets(), TimeWindow(future_seconds=300, horizon_seconds=30 * 86400))
+
+
+def events_of(event_type: EventType, n: int = 20) -> list[Event]:
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    out = []
+    for i, e in enumerate(generate(WORLD, seed=3, bad_rate=0)):
+        if e.event_type == event_type.value:
+            payload = dict(e.record, event_id=str(e.record["event_id"]))
+            source = Record(supplier_topic(e.supplier_id, event_type), 0, i, now_ms)
+            out.append(Event(source, event_type, e.supplier_id, payload))
+        if len(out) == n:
+            break
+    return out
+
+
+def broken(event_type: EventType, **changes: Any) -> tuple[list[Event], int]:
+    events = events_of(event_type)
+    row = len(events) // 2
+    for key, value in changes.items():
+        events[row].payload[key] = value(events[row].payload) if callable(value) else value
+    return events, row
+
+
+@pytest.mark.parametrize("event_type", list(EventType))
+def test_clean_events_pass(event_type: EventType) -> None:
+    events = events_of(event_type)
+    outcome = VALIDATOR.validate(event_type, events)
+    assert outcome.failed == {}
+    assert outcome.passed == list(range(len(events)))
+    assert outcome.results and all(r.success for r in outcome.results)
+
+
+CASES = [
+    (EventType.PRODUCTION, {"quantity_scrap": -1.0}, "quantity_scrap_not_negative", "-1.0"),
+    (EventType.PRODUCTION, {"part_number": "X-1"}, "known_part", "/X-1"),
+    (EventType.PRODUCTION, {"work_order_id": ""}, "work_order_id_required", ""),
+    (
+        EventType.PRODUCTION,
+        {"end_time": lambda p: p["start_time"] - timedelta(seconds=1)},
+        "end_time_not_before_start_time",
+        None,
+    ),
+    (
+        EventType.QUALITY,
+        {"defect_quantity": lambda p: p["inspected_quantity"] + 1},
+        "defect_quantity_not_above_inspected",
+        None,
+    ),
+    (EventType.MACHINE_STATUS, {"line_id": "L42"}, "known_line", "/L42"),
+    (EventType.MACHINE_STATUS, {"site_id": "ELSEWHERE"}, "known_site", "/ELSEWHERE"),
+    (EventType.MACHINE_STATUS, {"supplier_id": "S9999"}, "supplier_id_matches_topic", "S9999"),
+    (
+        EventType.ENERGY,
+        {"event_time": lambda p: datetime.now(UTC) + timedelta(hours=1)},
+        "event_time_not_in_future",
+        None,
+    ),
+    (
+        EventType.ENERGY,
+        {"event_time": lambda p: datetime.now(UTC) - timedelta(days=31)},
+        "event_time_within_horizon",
+        None,
+    ),
+    (EventType.ENERGY, {"energy_kwh": 1e12}, "energy_physical_bound", None),
+    (
+        EventType.ENERGY,
+        {"period_end": lambda p: p["period_start"]},
+        "period_end_after_period_start",
+        None,
+    ),
+    (EventType.SHIPMENT, {"quantity": -3.0}, "quantity_not_negative", "-3.0"),
+]
+
+
+@pytest.mark.parametrize(("event_type", "changes", "rule", "value"), CASES)
+def test_a_broken_row_fails_its_rule_only(
+    event_type: EventType, changes: dict, rule: str, value: str | None
+) -> None:
+    events, row = broken(event_type, **changes)
+    outcome = VALIDATOR.validate(event_type, events)
+    assert set(outcome.failed) == {row}, outcome.failed
+    reasons = outcome.failed[row]
+    assert rule in {r.rule for r in reasons}
+    reason = next(r for r in reasons if r.rule == rule)
+    assert reason.message.startswith(rule + ": ")
+    if value is not None:
+        assert value in (reason.value or "")
+    assert row not in outcome.passed and len(outcome.passed) == len(events) - 1
+    assert outcome.failed_rules[rule] == 1
+
+
+def test_duplicate_event_ids_in_one_batch_fail_uniqueness() -> None:
+    events = events_of(EventType.MACHINE_STATUS, 5)
+    events[3].payload["event_id"] = events[1].payload["event_id"]
+    outcome = VALIDATOR.validate(EventType.MACHINE_STATUS, events)
+    assert set(outcome.failed) == {1, 3}
+    assert {r.rule for r in outcome.failed[3]} == {"event_id_unique"}
+
+
+def test_unknown_supplier_fails_even_with_a_consistent_payload() -> None:
+    events = events_of(EventType.MACHINE_STATUS, 4)
+    stranger = Event(
+        Record("sup.Z0001.machine_status", 0, 99, events[0].source.timestamp),
+        EventType.MACHINE_STATUS,
+        "Z0001",
+        dict(events[0].payload, supplier_id="Z0001", event_id=str(uuid.uuid4())),
+    )
+    outcome = VALIDATOR.validate(EventType.MACHINE_STATUS, [*events, stranger])
+    assert {r.rule for r in outcome.failed[4]} >= {"known_supplier", "known_site"}
+    assert set(outcome.failed) == {4}
+
+
+def test_an_empty_batch_is_not_validated() -> None:
+    outcome = VALIDATOR.validate(EventType.ENERGY, [])
+    assert (outcome.checked, outcome.passed, outcome.failed, outcome.results) == (0, [], {}, [])
