@@ -9,6 +9,7 @@ In CI (`CI=true`) a service that cannot start fails the tests instead of skippin
 them, and any skipped test fails the session: a skip is not a pass.
 """
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -85,14 +86,10 @@ def kafka_bootstrap() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server_url() -> Iterator[str]:
-    """SQLAlchemy URL of a real PostgreSQL server for the whole session."""
-    reuse = os.environ.get("SANGSAENG_DATABASE_URL", "")
-    if reuse.startswith("postgresql"):
-        yield reuse
-        return
-    folder = _private_dir("sangsaeng-pg-")
+@contextlib.contextmanager
+def running_postgres(prefix: str = "sangsaeng-pg-") -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster of its own (free port, temp folder), stopped and removed after."""
+    folder = _private_dir(prefix)
     cluster = PostgresCluster(service_dir=folder / "postgres", port=free_port())
     try:
         cluster.start()
@@ -100,10 +97,28 @@ def postgres_server_url() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
         unavailable(f"PostgreSQL could not start: {exc}")
     try:
-        yield cluster.url
+        yield cluster
     finally:
         cluster.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """SQLAlchemy URL of a real PostgreSQL server for the whole session."""
+    reuse = os.environ.get("SANGSAENG_DATABASE_URL", "")
+    if reuse.startswith("postgresql"):
+        yield reuse
+        return
+    with running_postgres() as cluster:
+        yield cluster.url
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster for this test alone (it may stop and start it)."""
+    with running_postgres("sangsaeng-pg-own-") as cluster:
+        yield cluster
 
 
 def _libpq_dsn(url: str, dbname: str) -> str:

@@ -3,7 +3,6 @@ reprocessing the quarantine, and what the dead-letter topics receive."""
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -22,15 +21,6 @@ from tests.integration.ingest_world import INVALID, POISON, IngestWorld
 from tests.support import read_topic
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def world(kafka_bootstrap: str, shared_registry) -> Iterator[IngestWorld]:
-    made = IngestWorld(kafka_bootstrap, shared_registry.url, shared_registry.auth)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def end_offsets(world: IngestWorld) -> dict[tuple[str, int], int]:

@@ -7,9 +7,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,18 +15,18 @@ from sqlalchemy import event, make_url
 
 from connectors.kafka.consumer import SupplierTopicReader
 from infra.postgres.cluster import PostgresCluster
-from infra.process import free_port, wait_for
+from infra.process import wait_for
 from orchestration.run import run_ingest
 from pipelines.ingest import Ingestor, ingest_once
 from pipelines.reference import ReferenceSets
 from pipelines.validation.runner import Validator
 from sangsaeng.db import make_engine
-from sangsaeng.errors import PlatformError, TransientError
+from sangsaeng.errors import TransientError
 from schemas.registry.client import RegistryClient
 from schemas.serde import AvroDeserializer
 from tests.integration.ingest_state import IngestState, read_state
 from tests.integration.ingest_world import IngestWorld
-from tests.support import cli_env, unavailable
+from tests.support import cli_env
 
 pytestmark = pytest.mark.integration
 
@@ -38,12 +36,8 @@ SANGSAENG = str(
 
 
 @pytest.fixture
-def world(kafka_bootstrap: str, shared_registry) -> Iterator[IngestWorld]:
-    made = IngestWorld(kafka_bootstrap, shared_registry.url, shared_registry.auth, days=16)
-    try:
-        yield made
-    finally:
-        made.close()
+def world(make_world) -> IngestWorld:
+    return make_world(days=16)  # enough events for several large batches
 
 
 def assert_consistent(state: IngestState) -> None:
@@ -99,24 +93,6 @@ def test_sigkill_mid_batch_loses_and_doubles_nothing(
 
 
 # -- the database goes away during a batch ----------------------------------------------
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[PostgresCluster]:
-    """A PostgreSQL cluster of this test's own, so it can be stopped mid-batch."""
-    folder = Path(tempfile.mkdtemp(prefix="sangsaeng-pg-outage-"))
-    folder.chmod(0o755)
-    cluster = PostgresCluster(service_dir=folder / "postgres", port=free_port())
-    try:
-        cluster.start()
-    except PlatformError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        unavailable(f"PostgreSQL could not start: {exc}")
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _ingestor(world: IngestWorld, engine) -> Ingestor:

@@ -1,8 +1,6 @@
 """The Dagster definitions: they load, the sensor asks for a run only when a partition
 lags, and the asset checks carry the Great Expectations outcome."""
 
-from collections.abc import Iterator
-
 import dagster as dg
 import pytest
 
@@ -15,15 +13,6 @@ from schemas.topics import EventType
 from tests.integration.ingest_world import IngestWorld
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def world(kafka_bootstrap: str, shared_registry) -> Iterator[IngestWorld]:
-    made = IngestWorld(kafka_bootstrap, shared_registry.url, shared_registry.auth)
-    try:
-        yield made
-    finally:
-        made.close()
 
 
 def test_definitions_load(tmp_path) -> None:
