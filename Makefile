@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench ui postgres-server clean help
+.PHONY: setup demo test lint bench bench-pipeline ui postgres-server clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -54,6 +54,9 @@ test: setup postgres-server  ## install what is missing, start what the tests ne
 bench: setup  ## run the benchmarks (each prints its figure next to its ceiling)
 	$(BIN)/python -m benchmarks.serde
 	$(BIN)/python -m benchmarks.ingest_edge
+
+bench-pipeline: setup  ## ingest of 1M events vs bare consume + decode, SQLite and PostgreSQL (~15 min)
+	$(BIN)/python -m benchmarks.pipeline --profile
 
 lint:  ## ruff
 	$(BIN)/ruff check .

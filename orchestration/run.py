@@ -76,7 +76,9 @@ def run_ingest(
     }
     run_config = {
         "ops": {"land_supplier_events": {"config": config}},
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        # A failed step re-raises its error here, which the CLI prints as one line;
+        # Dagster's console logger would print it again with a stack trace.
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
     report = IngestReport()
     idle = 0

@@ -117,6 +117,10 @@ class ReferenceFileError(TerminalError):
     """The reference file cannot be read; names the entry and field."""
 
 
+class NoReferenceData(TerminalError):
+    """No supplier is in the reference data: every event would be quarantined."""
+
+
 def read_reference_file(path: Path) -> ReferenceFile:
     """The parsed file; `ReferenceFileError` naming the list, entry number and field."""
     try:
@@ -203,3 +207,15 @@ class ReferenceSets:
             lines=frozenset(f"{a}/{b}" for a, b in lines),
             parts=frozenset(f"{a}/{b}" for a, b in parts),
         )
+
+    @classmethod
+    def required(cls, engine: Engine) -> "ReferenceSets":
+        """The current reference data; `NoReferenceData` when no supplier is known."""
+        found = cls.read(engine)
+        if not found.suppliers:
+            raise NoReferenceData(
+                "no reference data in the database, so every event would be quarantined as "
+                "from an unknown supplier: load it first with `sangsaeng reference load "
+                "FILE.yaml` (the simulator writes one to <state dir>/reference.yaml)"
+            )
+        return found

@@ -204,7 +204,7 @@ def quarantine_reprocess(
         engine,
         AvroDeserializer.for_contracts(RegistryClient(settings.schema_registry_url)),
         Validator(
-            ReferenceSets.read(engine),
+            ReferenceSets.required(engine),
             TimeWindow(settings.event_future_seconds, settings.event_horizon_days * 86_400),
         ),
     )

@@ -166,27 +166,36 @@ def _copy_then_insert(
     staging = sql.Identifier(f"staging_{table.name}")
     target, columns = sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names))
     raw = conn.connection.driver_connection  # the psycopg connection of this transaction
-    with raw.cursor() as cursor:
-        cursor.execute(
+
+    def text(statement: sql.Composable) -> str:
+        return statement.as_string(raw)
+
+    conn.exec_driver_sql(
+        text(
             sql.SQL(
                 "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) "
                 "ON COMMIT DELETE ROWS"
             ).format(staging, target)
         )
-        cursor.execute(sql.SQL("TRUNCATE {}").format(staging))
-        with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, columns)) as copy:
-            for event in events:
-                row = landing_row(event, now)
-                copy.write_row(
-                    [Json(row.get(n)) if n in json_columns else row.get(n) for n in names]
-                )
-        cursor.execute(
+    )
+    conn.exec_driver_sql(text(sql.SQL("TRUNCATE {}").format(staging)))
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, columns)) as copy,
+    ):
+        for event in events:
+            row = landing_row(event, now)
+            copy.write_row([Json(row.get(n)) if n in json_columns else row.get(n) for n in names])
+    # Through SQLAlchemy (not the raw cursor), so engine events and error handling apply.
+    inserted = conn.exec_driver_sql(
+        text(
             sql.SQL(
                 "INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT (event_id) DO NOTHING "
                 "RETURNING event_id"
             ).format(target, columns, columns, staging)
         )
-        return {row[0] for row in cursor.fetchall()}
+    )
+    return {row[0] for row in inserted}
 
 
 def record_duplicates(conn: Connection, events: Iterable[Event], now: datetime) -> int:

@@ -169,10 +169,17 @@ def test_cli_reference_ingest_and_quarantine(world: IngestWorld, db_url: str, tm
         assert done.returncode == 0, done.stderr
         return done.stdout
 
+    world.produce_mix(100)
+    refused = subprocess.run(
+        [".venv/bin/sangsaeng", "ingest"], env=env, capture_output=True, text=True, check=False
+    )
+    assert refused.returncode == 1
+    assert "no reference data" in refused.stderr and "sangsaeng reference load" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
     reference = tmp_path / "reference.yaml"
     reference.write_text(yaml.safe_dump(world.world.reference()))
     assert "3 sites" in sangsaeng("reference", "load", str(reference))
-    world.produce_mix(100)
     out = sangsaeng("ingest", "--until-caught-up")
     bad = sum(1 for s in world.sent if s.expect not in ("land", "duplicate"))
     assert f"read {len(world.sent)} records" in out

@@ -143,7 +143,7 @@ def test_postgres_stopping_mid_batch_writes_nothing(
 
         def stop_server(conn, cursor, statement, *args) -> None:
             # Landing rows are being written: the server goes away now, mid-transaction.
-            if not stopped and statement.startswith("INSERT INTO landing_"):
+            if not stopped and statement.replace('"', "").startswith("INSERT INTO landing_"):
                 stopped.append(True)
                 own_postgres.stop()
 

@@ -106,7 +106,7 @@ def land_supplier_events(
         ingestor = Ingestor(
             engine,
             registry.deserializer(),
-            Validator(ReferenceSets.read(engine), window),
+            Validator(ReferenceSets.required(engine), window),
             dead_letters,
         )
         outcome = ingest_once(
