@@ -251,7 +251,7 @@ def main(
     databases: Annotated[str, typer.Option(help="sqlite, postgresql, or both.")] = (
         "sqlite,postgresql"
     ),
-    batch: Annotated[int, typer.Option(help="Records per ingest micro-batch.")] = 50_000,
+    batch: Annotated[int, typer.Option(help="Records per ingest micro-batch.")] = 100_000,
     profile: Annotated[bool, typer.Option(help="Also show where the time goes.")] = False,
     child: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:

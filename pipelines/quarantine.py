@@ -92,17 +92,6 @@ def list_quarantine(
         return [QuarantineEntry(*row) for row in conn.execute(query.limit(limit))]
 
 
-def count_quarantine(engine: Engine, *, status: str | None = QUARANTINE_OPEN) -> Counter[tuple]:
-    """Quarantined records per (supplier_id, event_type)."""
-    create_landing_tables(engine)
-    q = quarantine.c
-    query = select(q.supplier_id, q.event_type)
-    if status:
-        query = query.where(q.status == status)
-    with engine.connect() as conn:
-        return Counter(tuple(row) for row in conn.execute(query))
-
-
 @dataclass
 class ReprocessOutcome:
     """What a reprocess did: records retried, landed, found already landed, still refused."""

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         "default; narrow it to split suppliers over several ingest deployments).",
     )
     ingest_max_records: int = Field(
-        50_000, ge=1, description="Records per ingest micro-batch (one database transaction)."
+        100_000, ge=1, description="Records per ingest micro-batch (one database transaction)."
     )
     ingest_max_seconds: float = Field(
         30.0, gt=0, description="Longest an ingest micro-batch waits for records (seconds)."

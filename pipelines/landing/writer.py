@@ -148,7 +148,8 @@ def _insert_new(conn: Connection, table: Table, events: Sequence[Event], now: da
                 for n, p in zip(names, processors, strict=True)
             )
         )
-    conn.exec_driver_sql(statement, rows) if rows else None
+    if rows:
+        conn.exec_driver_sql(statement, rows)
     return {e.event_id for e in new}
 
 

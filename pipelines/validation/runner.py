@@ -6,7 +6,6 @@ implementation of the rules. One ephemeral GX context per process.
 """
 
 import math
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -181,11 +180,3 @@ class Validator:
         outcome.failed = failed
         outcome.passed = [i for i in range(len(events)) if i not in failed]
         return outcome
-
-
-def summarise(outcomes: Sequence[ValidationOutcome]) -> Counter[str]:
-    """Rows refused per rule across `outcomes`."""
-    total: Counter[str] = Counter()
-    for outcome in outcomes:
-        total.update(outcome.failed_rules)
-    return total
