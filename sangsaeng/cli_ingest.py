@@ -100,12 +100,16 @@ def ingest(
     ] = False,
     max_records: Annotated[
         int | None,
-        typer.Option(help="Records per micro-batch [default: SANGSAENG_INGEST_MAX_RECORDS]", min=1),
+        typer.Option(
+            help="Records per micro-batch (default: the SANGSAENG_INGEST_MAX_RECORDS setting).",
+            min=1,
+        ),
     ] = None,
     max_seconds: Annotated[
         float | None,
         typer.Option(
-            help="Longest wait per batch [default: SANGSAENG_INGEST_MAX_SECONDS]", min=0.1
+            help="Seconds per batch at most (default: the SANGSAENG_INGEST_MAX_SECONDS setting).",
+            min=0.1,
         ),
     ] = None,
 ) -> None:
