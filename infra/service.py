@@ -9,6 +9,7 @@ how to tell the service answers, and (if special) how to stop it.
 """
 
 import subprocess
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +25,18 @@ from infra.process import (
     wait_for,
 )
 from sangsaeng.errors import TerminalError, TransientError
+
+# A JVM leaves SIGTERM alone when it was ignored at its start (nohup, a background job
+# without job control, or a parent that ignores it: Dagster's in-process runs leave SIGTERM
+# as SIGINT's disposition, which a background job ignores). The broker would then ignore
+# `stack down` and be killed after the grace period. So services start with the default
+# dispositions, via a tiny exec wrapper (safe with threads, unlike preexec_fn); the pid and
+# command line are the service's own once it has exec'd.
+EXEC_WITH_DEFAULT_SIGNALS = (
+    "import os, signal, sys\n"
+    "for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP): signal.signal(s, signal.SIG_DFL)\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
 
 Report = Callable[[str], None]
 
@@ -121,7 +134,7 @@ class ManagedService(ABC):
         report(f"{self.name}: starting on {self.address}")
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
-                list(argv),
+                [sys.executable, "-c", EXEC_WITH_DEFAULT_SIGNALS, *argv],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

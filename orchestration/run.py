@@ -5,8 +5,11 @@ in-process on an ephemeral Dagster instance, with the counts read back from the 
 materialisations and check results the job reported.
 """
 
+import signal
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +58,21 @@ def _add_run(report: IngestReport, result: dg.ExecuteInProcessResult) -> int:
     return read
 
 
+@contextmanager
+def _signal_dispositions_kept() -> Iterator[None]:
+    """Restore SIGINT/SIGTERM after a run: Dagster leaves SIGTERM set to SIGINT's handler,
+    which is "ignore" in a background job, and every process started later inherits that."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
 def run_ingest(
     settings: Settings,
     *,
@@ -84,7 +102,8 @@ def run_ingest(
     idle = 0
     with dg.DagsterInstance.ephemeral() as instance:
         while True:
-            result = job.execute_in_process(run_config=run_config, instance=instance)
+            with _signal_dispositions_kept():
+                result = job.execute_in_process(run_config=run_config, instance=instance)
             read = _add_run(report, result)
             if on_run is not None:
                 on_run(report)

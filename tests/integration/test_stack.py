@@ -207,3 +207,31 @@ def test_up_with_postgres_then_down_stops_both(cli: StackCli):
     down = cli("stack", "down").stdout
     assert "postgres: stopped" in down and "kafka: stopped" in down
     assert cli.our_processes() == []
+
+
+def test_a_broker_started_with_sigterm_ignored_still_stops_cleanly() -> None:
+    # nohup, a background job, or a library (Dagster's in-process runs) can leave SIGTERM
+    # ignored in the starting process; a JVM inherits that and would ignore `stack down`.
+    from infra.kafka.broker import KafkaBroker
+    from sangsaeng.settings import load_settings
+
+    folder = Path(tempfile.mkdtemp(prefix="sangsaeng-sigterm-"))
+    broker = KafkaBroker(
+        service_dir=folder / "kafka",
+        cache_dir=load_settings().cache_dir,
+        port=free_port(),
+        controller_port=free_port(),
+    )
+    saved = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        broker.start()
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+    try:
+        status = Path(f"/proc/{broker.record().pid}/status").read_text()
+        ignored = int(next(x for x in status.splitlines() if x.startswith("SigIgn")).split()[1], 16)
+        assert not ignored & (1 << (signal.SIGTERM - 1)), "the broker inherited SIGTERM ignored"
+        assert broker.stop().startswith("kafka: stopped"), "SIGTERM did not stop the broker"
+    finally:
+        broker.stop()
+        shutil.rmtree(folder, ignore_errors=True)
