@@ -132,16 +132,6 @@ class BatchOutcome:
     validation: dict[EventType, ValidationSummary] = field(default_factory=dict)
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
 
-    def merge(self, other: "BatchOutcome") -> None:
-        self.read += other.read
-        self.landed.update(other.landed)
-        self.duplicates.update(other.duplicates)
-        self.quarantined.update(other.quarantined)
-        self.reasons.update(other.reasons)
-        self.offsets.update(other.offsets)
-        for event_type, summary in other.validation.items():
-            self.validation.setdefault(event_type, ValidationSummary()).merge(summary)
-
 
 def _first_copies(events: Sequence[Event]) -> tuple[list[Event], list[Event]]:
     seen: set[str] = set()
