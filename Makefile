@@ -58,9 +58,10 @@ bench: setup  ## run the benchmarks (each prints its figure next to its ceiling)
 bench-pipeline: setup  ## ingest of 1M events vs bare consume + decode, SQLite and PostgreSQL (~15 min)
 	$(BIN)/python -m benchmarks.pipeline --profile
 
-lint:  ## ruff
+lint: $(STAMP)  ## ruff, and the layering of the top-level folders (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 clean:  ## stop the local stack and delete the venv and local state
 	-test -x $(BIN)/sangsaeng && $(BIN)/sangsaeng stack down --wipe

@@ -30,10 +30,12 @@ from rich.table import Table
 
 from connectors.gateway.app import create_app as create_gateway
 from connectors.gateway.forwarder import ClientPool
-from connectors.onboarding import Suppliers
+from connectors.onboarding import onboard
 from connectors.sdk import SupplierClient
+from governance.parties import Parties
 from infra.kafka.broker import KafkaBroker
 from infra.process import free_port, wait_for
+from migrations.schema import upgrade
 from sangsaeng.db import make_engine
 from sangsaeng.settings import load_settings
 from schemas.registry.app import create_app as create_registry
@@ -110,14 +112,15 @@ class Rig:
         with console.status("Starting a broker, a registry and a gateway…"):
             self.broker.start()
             engine = make_engine(f"sqlite:///{self.folder / 'bench.db'}")
+            upgrade(engine)
             credentials = Credentials(engine)
             self.auth = ("bench", credentials.add_user("bench"))
             self.registry = Served(create_registry(RegistryStore(engine), credentials))
             self.served.append(self.registry)
-            suppliers = Suppliers(engine)
+            suppliers = Parties(engine)
             self.keys = {
-                s: suppliers.onboard(
-                    self.broker.bootstrap, s, s, "bench", partitions=3, retention_days=1
+                s: onboard(
+                    suppliers, self.broker.bootstrap, s, s, "bench", partitions=3, retention_days=1
                 ).api_key
                 for s in ("CEIL", "SDK", "GW")
             }

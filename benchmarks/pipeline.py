@@ -41,6 +41,7 @@ from connectors.simulator.world import build_world
 from infra.kafka.broker import KafkaBroker
 from infra.postgres.cluster import PostgresCluster
 from infra.process import free_port
+from migrations.schema import upgrade
 from sangsaeng.db import make_engine
 from sangsaeng.errors import PlatformError
 from sangsaeng.settings import load_settings
@@ -105,11 +106,12 @@ def child_ceiling(bootstrap: str, registry_url: str) -> dict[str, Any]:
 
 def child_ingest(settings_values: dict[str, Any], reference: str, profile: bool) -> dict[str, Any]:
     """The ingest job until caught up; with `profile`, seconds per stage too."""
+    from governance.reference import load_reference, read_reference_file
     from orchestration.run import run_ingest
-    from pipelines.reference import load_reference, read_reference_file
 
     settings = load_settings(**settings_values)
     engine = make_engine(settings.database_url)
+    upgrade(engine)
     load_reference(engine, read_reference_file(Path(reference)))
     engine.dispose()
     profiler = None
@@ -185,6 +187,7 @@ class Rig:
             if self.postgres is not None:
                 self.postgres.start()
             engine = make_engine(f"sqlite:///{self.folder / 'registry.db'}")
+            upgrade(engine)
             credentials = Credentials(engine)
             self.auth = ("bench", credentials.add_user("bench"))
             self.registry = Served(create_registry(RegistryStore(engine), credentials))

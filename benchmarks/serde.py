@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.process import free_port, wait_for
+from migrations.schema import upgrade
 from sangsaeng.db import make_engine
 from schemas.contracts import parsed_contract
 from schemas.registry.app import create_app
@@ -89,6 +90,7 @@ def main(
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/bench.db")
+        upgrade(engine)
         credentials = Credentials(engine)
         auth = ("bench", credentials.add_user("bench"))
         port = free_port()

@@ -61,7 +61,7 @@ class PythonService(ManagedService):
         return [
             sys.executable,
             "-m",
-            "sangsaeng.cli",
+            "cli",
             *self.command,
             "--host",
             self.host,

@@ -67,14 +67,24 @@ class Stack:
     def _lock(self):  # noqa: ANN202 - a context manager
         return locked(self.kafka.service_dir.parent / ".lock")
 
-    def up(self, *, postgres: bool = False, report: Report = _quiet) -> list[ServiceStatus]:
+    def up(
+        self,
+        *,
+        postgres: bool = False,
+        report: Report = _quiet,
+        prepare: Callable[[], None] | None = None,
+    ) -> list[ServiceStatus]:
         """Start what is not running yet; returns the status of every requested service.
 
         PostgreSQL first: the registry may keep its tables there (SANGSAENG_DATABASE_URL).
+        `prepare` runs before the registry and the gateway start (the database upgrade).
         """
         with self._lock:
             statuses = [self.postgres.start(report)] if postgres else []
             statuses.append(self.kafka.start(report))
+            if prepare is not None:
+                report("Checking the platform database…")
+                prepare()
             statuses.append(self.registry.start(report))
             statuses.append(self.gateway.start(report))
             return statuses

@@ -12,4 +12,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions.merge(ingest_definitions(settings))
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What `dagster dev` loads: the settings are read when the code location loads."""
+    return build_definitions()

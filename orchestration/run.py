@@ -1,8 +1,9 @@
 """Runs the `ingest` job in this process (no daemon), batch after batch if asked.
 
 `sangsaeng ingest` and the demo call this: the same job the sensor starts, executed
-in-process on an ephemeral Dagster instance, with the counts read back from the asset
-materialisations and check results the job reported.
+in-process on the state dir's persistent Dagster instance (so `sangsaeng ui` shows
+these runs), with the counts read back from the asset materialisations and check
+results the job reported.
 """
 
 import signal
@@ -16,6 +17,7 @@ from typing import Any
 import dagster as dg
 
 from orchestration.definitions import build_definitions
+from orchestration.instance import persistent_instance
 from sangsaeng.settings import Settings
 
 
@@ -100,7 +102,7 @@ def run_ingest(
     }
     report = IngestReport()
     idle = 0
-    with dg.DagsterInstance.ephemeral() as instance:
+    with persistent_instance(settings) as instance:
         while True:
             with _signal_dispositions_kept():
                 result = job.execute_in_process(run_config=run_config, instance=instance)

@@ -19,21 +19,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from sqlalchemy import Table
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
+from governance.reference import ReferenceSets
 from pipelines.decode import Event, Rejected, SourceRecord, decode_batch
-from pipelines.landing.models import create_landing_tables
+from pipelines.landing.models import LANDING, Contracts, landing_tables
 from pipelines.landing.writer import (
     TopicPartition,
     claim_offsets,
-    database_unavailable,
     insert_events,
     insert_quarantine,
     record_duplicates,
     stored_offsets,
 )
 from pipelines.validation.runner import ExpectationResult, ValidationOutcome, Validator
+from pipelines.validation.suites import TimeWindow
+from sangsaeng.db import database_error
+from schemas.registry.client import RegistryClient
 from schemas.serde import AvroDeserializer
 from schemas.topics import EventType, dlq_topic
 
@@ -151,10 +155,12 @@ class Ingestor:
         deserializer: AvroDeserializer,
         validator: Validator,
         dead_letters: DeadLetterSink | None = None,
+        tables: Mapping[EventType, Table] | None = None,
     ) -> None:
         self.engine, self.deserializer, self.validator = engine, deserializer, validator
         self.dead_letters = dead_letters
-        create_landing_tables(engine)
+        # The landing tables of the contracts this ingest reads (the release's by default).
+        self.tables = dict(tables or LANDING)
 
     def prepare(self, records: Iterable[SourceRecord]) -> Prepared:
         """Decode and validate `records` (nothing is written)."""
@@ -208,13 +214,13 @@ class Ingestor:
                 claim_offsets(conn, start_offsets, end, now)
                 duplicates: list[Event] = list(prepared.copies)
                 for event_type, events in prepared.landing.items():
-                    inserted = insert_events(conn, event_type, events, now)
+                    inserted = insert_events(conn, self.tables[event_type], events, now)
                     outcome.landed[event_type] += len(inserted)
                     duplicates.extend(e for e in events if e.event_id not in inserted)
                 record_duplicates(conn, duplicates, now)
                 insert_quarantine(conn, prepared.rejected, now)
-        except OperationalError as exc:
-            raise database_unavailable(exc) from exc
+        except DBAPIError as exc:
+            raise database_error(exc, "landing a batch") from exc
         outcome.duplicates.update(e.event_type for e in duplicates)
         outcome.quarantined.update(r.event_type for r in prepared.rejected)
         for rejected in prepared.rejected:
@@ -222,6 +228,27 @@ class Ingestor:
         outcome.validation = summarise(prepared.validation)
         outcome.offsets = end
         return outcome
+
+
+def build_ingestor(
+    engine: Engine,
+    registry: RegistryClient,
+    window: TimeWindow,
+    *,
+    dead_letters: DeadLetterSink | None = None,
+    contracts: Contracts | None = None,
+) -> Ingestor:
+    """The one way an `Ingestor` is made (Dagster's asset, the CLI, tests): reads events as
+    `contracts` (the release's by default), validates against the reference data in
+    `engine`, lands into the contracts' tables. `NoReferenceData` when no supplier is known.
+    """
+    return Ingestor(
+        engine,
+        AvroDeserializer.for_contracts(registry, contracts),
+        Validator(ReferenceSets.required(engine), window),
+        dead_letters,
+        landing_tables(contracts) if contracts is not None else None,
+    )
 
 
 def summarise(

@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from pipelines.landing.models import (
     QUARANTINE_DUPLICATE,
     QUARANTINE_LANDED,
     QUARANTINE_OPEN,
-    create_landing_tables,
     quarantine,
 )
-from pipelines.landing.writer import database_unavailable, insert_events
+from pipelines.landing.writer import insert_events
+from sangsaeng.db import database_error
 from sangsaeng.errors import TransientError
 
 if TYPE_CHECKING:  # the listing needs no Great Expectations import
@@ -67,7 +67,6 @@ def list_quarantine(
     limit: int = 100,
 ) -> list[QuarantineEntry]:
     """Quarantined records, newest first, filtered by supplier, event type and status."""
-    create_landing_tables(engine)
     q = quarantine.c
     query = select(
         q.quarantine_id,
@@ -112,7 +111,6 @@ def reprocess(
     limit: int = 10_000,
 ) -> ReprocessOutcome:
     """Retry open quarantined records; raises `TransientError` with nothing changed."""
-    create_landing_tables(engine)
     q = quarantine.c
     query = (
         select(
@@ -155,7 +153,7 @@ def reprocess(
     try:
         with engine.begin() as conn:
             for kind, events in prepared.landing.items():
-                inserted = insert_events(conn, kind, events, now)
+                inserted = insert_events(conn, ingestor.tables[kind], events, now)
                 for event in events:
                     landed = event.event_id in inserted
                     outcome.landed += landed
@@ -169,6 +167,6 @@ def reprocess(
                 outcome.still_refused += 1
                 outcome.reasons.update({r.rule for r in rejected.reasons})
                 mark(conn, rejected.source, reasons=[r.as_dict() for r in rejected.reasons])
-    except OperationalError as exc:
-        raise database_unavailable(exc) from exc
+    except DBAPIError as exc:
+        raise database_error(exc, "reprocessing the quarantine") from exc
     return outcome

@@ -1,8 +1,13 @@
-"""Engines for the platform database: one factory so every stage opens SQL the same way.
+"""The platform database: its one `MetaData`, the engine factory, and what its errors mean.
 
-SQLite (the embedded default) gets WAL mode and a busy timeout so the registry, the
-gateway and ingestion can share one file; a bare `postgresql://` URL is read as
-psycopg 3, the driver the platform ships with.
+Every table of the platform database (registry, governance, landing, quarantine,
+offsets, ...) is declared on `METADATA`, whose one owner is the Alembic migrations in
+`migrations/`: nothing else creates tables. SQLite (the embedded default) gets WAL mode
+and a busy timeout so the registry, the gateway and ingestion can share one file; a
+bare `postgresql://` URL is read as psycopg 3, the driver the platform ships with.
+`database_error` turns a driver error into a `TransientError` (a lost connection, a
+lock held too long: retry) or a `TerminalError` (the schema does not match, a
+constraint or a value was refused: retrying changes nothing).
 """
 
 from pathlib import Path
@@ -10,6 +15,17 @@ from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+from sangsaeng.errors import PlatformError, TerminalError, TransientError
 
 # Named constraints, so migrations and error messages can refer to them.
 NAMING_CONVENTION = {
@@ -24,6 +40,15 @@ NAMING_CONVENTION = {
 def new_metadata() -> MetaData:
     """A `MetaData` with the platform's constraint naming convention."""
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+METADATA = new_metadata()
+
+
+class PlatformBase(DeclarativeBase):
+    """Declarative base of every ORM table of the platform database (on `METADATA`)."""
+
+    metadata = METADATA
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -55,3 +80,52 @@ def make_engine(url: str | URL, *, sqlite_timeout_s: float = 30.0, **kwargs: Any
         cursor.close()
 
     return engine
+
+
+# SQLite reports a schema that does not match as an OperationalError, like a lock.
+_SQLITE_SCHEMA_MISMATCH = ("no such table", "no such column", "has no column named")
+UPGRADE_HINT = "run `sangsaeng db upgrade`"
+
+
+class SchemaMismatch(TerminalError):
+    """The database's tables are not what this release expects: it needs an upgrade."""
+
+
+class DataRefused(TerminalError):
+    """The database refused a value or a row (a constraint, a type, a NUL byte)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The driver's own message, first line only."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def database_error(exc: DBAPIError, doing: str) -> PlatformError:
+    """What `exc`, raised while `doing` (e.g. "landing a batch"), means for the caller.
+
+    Lost connections and held locks are transient; a missing table or column is a
+    `SchemaMismatch` naming `sangsaeng db upgrade`; refused data is `DataRefused`.
+    """
+    detail = first_line(exc)
+    if isinstance(exc, OperationalError) and any(
+        marker in detail for marker in _SQLITE_SCHEMA_MISMATCH
+    ):
+        return SchemaMismatch(
+            f"the platform database does not match this release while {doing} ({detail}): "
+            f"{UPGRADE_HINT}"
+        )
+    if isinstance(exc, ProgrammingError):
+        return SchemaMismatch(
+            f"the platform database does not match this release while {doing} ({detail}): "
+            f"{UPGRADE_HINT}"
+        )
+    if isinstance(exc, IntegrityError | DataError):
+        return DataRefused(f"the database refused the data while {doing}: {detail}")
+    if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+        return TransientError(
+            f"database unavailable while {doing} ({detail}); nothing of it was written: "
+            "try again once the database is back"
+        )
+    return TerminalError(f"database error while {doing}: {detail}")

@@ -35,7 +35,12 @@ class Settings(BaseSettings):
     gateway_url: str = Field("http://127.0.0.1:8088", description="HTTP ingest gateway.")
     api_url: str = Field("http://127.0.0.1:8000", description="Buyer API and dashboard.")
     database_url: str = Field(
-        "sqlite:///./.sangsaeng/sangsaeng.db", description="SQLAlchemy URL of the platform DB."
+        "",
+        description="SQLAlchemy URL of the platform DB; unset: SQLite in the state dir "
+        "(<state_dir>/sangsaeng.db).",
+    )
+    dagster_url: str = Field(
+        "http://127.0.0.1:3000", description="Where `sangsaeng ui` serves the Dagster UI."
     )
     state_dir: Path = Field(Path(".sangsaeng"), description="Local state: stack, spools, DB.")
     cache_dir: Path = Field(
@@ -103,6 +108,20 @@ class Settings(BaseSettings):
                 f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
             )
         return data
+
+    @model_validator(mode="after")
+    def _database_in_state_dir(self) -> "Settings":
+        if not self.database_url:
+            # frozen model: set once here, before anyone can read it
+            object.__setattr__(
+                self, "database_url", f"sqlite:///{(self.state_dir / 'sangsaeng.db').resolve()}"
+            )
+        return self
+
+    @property
+    def dagster_home(self) -> Path:
+        """Dagster's instance (run history, schedules) for the CLI, the demo and `ui`."""
+        return self.state_dir / "dagster"
 
     @property
     def kafka_host_port(self) -> tuple[str, int]:

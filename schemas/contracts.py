@@ -5,9 +5,10 @@ with no registry in reach (a factory's network outage cuts both broker and regis
 """
 
 import json
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fastavro import parse_schema
 
@@ -41,3 +42,33 @@ def parsed_contract(event_type: EventType | str) -> dict[str, Any]:
 def all_contracts() -> dict[EventType, Path]:
     """Every event type with its contract file."""
     return {e: contract_path(e) for e in EventType}
+
+
+@dataclass(frozen=True)
+class RegisteredContract:
+    """A contract as the registry holds it after `register_contracts`."""
+
+    event_type: EventType
+    subject: str
+    version: int | None
+    schema_id: int
+
+
+class _Registers(Protocol):
+    def register(self, subject: str, schema: str) -> tuple[int, int | None]: ...
+
+
+def register_contracts(registry: _Registers) -> list[RegisteredContract]:
+    """Register every contract under its subject (idempotent); returns what the registry holds.
+
+    Raises the registry client's error with the compatibility reasons when a changed
+    contract breaks its subject's level.
+    """
+    from schemas.topics import subject_for
+
+    done = []
+    for event_type in all_contracts():
+        subject = subject_for(event_type)
+        schema_id, version = registry.register(subject, contract_text(event_type))
+        done.append(RegisteredContract(event_type, subject, version, schema_id))
+    return done

@@ -171,11 +171,20 @@ class AvroDeserializer(Deserializer):
         self._writers: dict[int, tuple[Any, Any, str]] = {}
 
     @classmethod
-    def for_contracts(cls, registry: RegistryClient) -> "AvroDeserializer":
-        """A deserializer reading every event as the current contract of its type."""
+    def for_contracts(
+        cls,
+        registry: RegistryClient,
+        contracts: Mapping[EventType, Mapping[str, Any]] | None = None,
+    ) -> "AvroDeserializer":
+        """A deserializer reading every event as its type's contract (`contracts`, or the
+        ones shipped in schemas/avro)."""
         readers = {}
         for event_type in EventType:
-            schema = json.loads(contract_text(event_type))
+            schema = (
+                dict(contracts[event_type])
+                if contracts is not None
+                else json.loads(contract_text(event_type))
+            )
             readers[full_name(schema)] = schema
         return cls(registry, readers)
 

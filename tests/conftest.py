@@ -130,7 +130,7 @@ def _libpq_dsn(url: str, dbname: str) -> str:
 @pytest.fixture(
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
 )
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database per test: SQLite (a file) and PostgreSQL (a new database)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'sangsaeng.db'}"
@@ -147,6 +147,18 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def db_url(empty_db_url: str) -> str:
+    """A fresh database per test, upgraded to this release (`sangsaeng db upgrade`)."""
+    from migrations.schema import upgrade
+    from sangsaeng.db import make_engine
+
+    engine = make_engine(empty_db_url)
+    upgrade(engine)
+    engine.dispose()
+    return empty_db_url
+
+
 # -- the schema registry, served for real (uvicorn on a free port) ----------------------
 
 
@@ -159,6 +171,7 @@ class RunningRegistry:
         import uvicorn
 
         from infra.process import wait_for
+        from migrations.schema import ensure
         from sangsaeng.db import make_engine
         from schemas.registry.app import create_app
         from schemas.registry.auth import Credentials
@@ -166,6 +179,7 @@ class RunningRegistry:
 
         self.db_url = db_url
         self.engine = make_engine(db_url)
+        ensure(self.engine)
         credentials = Credentials(self.engine)
         self.auth = ("tester", credentials.add_user("tester"))
         self.port = free_port()

@@ -18,6 +18,16 @@ def unavailable(message: str) -> None:
     pytest.skip(message)
 
 
+def upgraded_engine(url: str) -> Any:
+    """An engine on `url`, its database upgraded to this release (as `sangsaeng db upgrade`)."""
+    from migrations.schema import upgrade
+    from sangsaeng.db import make_engine
+
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
+
+
 def cli_env(**settings: str) -> dict[str, str]:
     """This process's environment without any SANGSAENG_* variable, plus `settings`
     (given as lower-case setting names: `cli_env(state_dir=...)`)."""

@@ -19,8 +19,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from connectors.gateway.forwarder import ClientPool
-from connectors.onboarding import Suppliers
 from connectors.sdk import SpoolFull
+from governance.parties import Parties
 from sangsaeng import __version__
 from sangsaeng.http import BodyLimit
 from schemas.topics import EventType
@@ -99,7 +99,7 @@ def check_batch(body: bytes, supplier_id: str, max_records: int) -> list[Any]:
 
 
 def create_app(
-    suppliers: Suppliers,
+    suppliers: Parties,
     pool: ClientPool,
     *,
     max_records: int = 1000,

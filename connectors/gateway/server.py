@@ -5,15 +5,15 @@ from fastapi import FastAPI
 
 from connectors.gateway.app import create_app
 from connectors.gateway.forwarder import ClientPool
-from connectors.onboarding import Suppliers
 from connectors.sdk import SupplierClient
+from governance.parties import Parties
 from sangsaeng.db import make_engine
 from sangsaeng.settings import Settings
 
 
 def build(settings: Settings) -> tuple[FastAPI, ClientPool]:
     """The gateway app and its forwarder (not started) for `settings`."""
-    suppliers = Suppliers(make_engine(settings.database_url))
+    suppliers = Parties(make_engine(settings.database_url))
     pool = ClientPool(lambda supplier_id: SupplierClient.from_settings(supplier_id, settings))
     app = create_app(suppliers, pool, rate_per_second=settings.gateway_rate_per_second)
     return app, pool

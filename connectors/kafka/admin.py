@@ -1,4 +1,4 @@
-"""Topic administration: create the topics a stage needs, idempotently.
+"""Topic administration: create the topics a stage needs, idempotently; see what exists.
 
 The broker runs with auto topic creation off, so every topic exists because someone
 meant it to (onboarding a supplier, the demo), with its partitions and retention.
@@ -6,9 +6,9 @@ meant it to (onboarding a supplier, the demo), with its partitions and retention
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from sangsaeng.errors import TerminalError, TransientError
@@ -74,3 +74,49 @@ def ensure_topics(
                 f"{error.__name__}: {topic.get('error_message') or error.description}"
             )
     return created
+
+
+def _metadata_consumer(bootstrap: str, timeout_s: float) -> KafkaConsumer:
+    try:
+        return KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            request_timeout_ms=int(max(timeout_s, 1) * 1000) + 1000,
+            bootstrap_timeout_ms=int(timeout_s * 1000),
+            api_version_auto_timeout_ms=int(timeout_s * 1000),
+            client_id="sangsaeng-metadata",
+        )
+    except (KafkaError, OSError) as exc:
+        raise TransientError(
+            f"no Kafka broker answers at {bootstrap} ({type(exc).__name__}): start one with "
+            f"`sangsaeng stack up`, or point SANGSAENG_KAFKA_BOOTSTRAP at yours"
+        ) from None
+
+
+def missing_topics(bootstrap: str, topics: Iterable[str], *, timeout_s: float = 5.0) -> set[str]:
+    """Which of `topics` the broker does not have; `TransientError` when it is unreachable."""
+    consumer = _metadata_consumer(bootstrap, timeout_s)
+    try:
+        existing = consumer.topics()
+    except (KafkaError, OSError) as exc:
+        raise TransientError(f"the broker at {bootstrap} did not answer ({exc})") from None
+    finally:
+        consumer.close()
+    return set(topics) - set(existing)
+
+
+def records_held(
+    bootstrap: str, topics: Iterable[str], *, timeout_s: float = 10.0
+) -> dict[str, int]:
+    """The end offsets of each topic's partitions, summed (0 for a missing topic)."""
+    consumer = _metadata_consumer(bootstrap, timeout_s)
+    held: dict[str, int] = {}
+    try:
+        for topic in topics:
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            held[topic] = sum(consumer.end_offsets(parts).values()) if parts else 0
+    except (KafkaError, OSError) as exc:
+        raise TransientError(f"the broker at {bootstrap} did not answer ({exc})") from None
+    finally:
+        consumer.close()
+    return held

@@ -24,9 +24,11 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError
 
+from connectors.kafka.admin import missing_topics
 from connectors.sdk.coerce import CoercionError, coerce
 from connectors.sdk.spool import Spool, SpooledEvent
-from sangsaeng.errors import TerminalError, TransientError
+from governance.parties import NotOnboarded, not_onboarded
+from sangsaeng.errors import PlatformError, TerminalError, TransientError
 from sangsaeng.settings import Settings
 from schemas.registry.auth import client_credentials
 from schemas.registry.client import RegistryClient
@@ -93,6 +95,8 @@ class SupplierClient:
         self._serializers = {e: AvroSerializer.for_event_type(registry, e) for e in EventType}
         self._producer: KafkaProducer | None = None
         self._recovered = False
+        self._onboarded = False  # the broker was seen holding this supplier's topics
+        self._unreachable_until = 0.0  # monotonic time until which we do not ask again
 
     @classmethod
     def from_settings(cls, supplier_id: str, settings: Settings, **kwargs: Any) -> "SupplierClient":
@@ -185,7 +189,30 @@ class SupplierClient:
         self._append(rows, cursor)
         return [r[3] for r in rows], refused
 
+    def _topics(self) -> list[str]:
+        return [supplier_topic(self.supplier_id, e) for e in EventType]
+
+    def require_onboarded(self) -> None:
+        """Refuse at once when the broker answers and has no topics for this supplier.
+
+        Raises `NotOnboarded` naming `sangsaeng suppliers add`. With the broker out of
+        reach nothing can be told: events are accepted (store and forward) and the
+        question is asked again on a later call (at most every 30 s).
+        """
+        if self._onboarded or time.monotonic() < self._unreachable_until:
+            return
+        try:
+            missing = missing_topics(self.bootstrap, self._topics(), timeout_s=3.0)
+        except TransientError:
+            self._unreachable_until = time.monotonic() + 30.0
+            return
+        if missing:
+            raise not_onboarded(self.supplier_id)
+        self._onboarded = True
+
     def _append(self, rows: list[tuple], cursor: tuple[str, int] | None = None) -> None:
+        if rows:
+            self.require_onboarded()
         if (rows or cursor) and self.spool.append(
             rows, limit=self.max_spool_events, cursor=cursor
         ) < 0:
@@ -263,7 +290,7 @@ class SupplierClient:
             producer.flush()
         except KafkaError as exc:
             self._forget_producer()
-            raise self._unreachable(exc) from None
+            raise self._why_not_taken(exc) from None
         acked, failure = [], None
         for seq, future in futures:
             try:
@@ -274,8 +301,27 @@ class SupplierClient:
         self.spool.remove(acked)
         if failure is not None:
             self._forget_producer()
-            raise self._unreachable(failure)
+            raise self._why_not_taken(failure)
         return len(acked)
+
+    def _why_not_taken(self, exc: Exception) -> PlatformError:
+        """Broker away (transient), or a broker that answers but lacks our topics?
+
+        kafka-python reports a missing topic as a metadata timeout, like an outage.
+        """
+        try:
+            missing = missing_topics(self.bootstrap, self._topics(), timeout_s=3.0)
+        except TransientError:
+            return self._unreachable(exc)
+        if missing:
+            self._onboarded = False
+            return NotOnboarded(
+                f"the broker at {self.bootstrap} has no topic {sorted(missing)[0]}: supplier "
+                f"{self.supplier_id!r} is not onboarded (run `sangsaeng suppliers add "
+                f"{self.supplier_id} --name ... --sector ...`); {self.spool.count()} events "
+                "stay spooled until it is"
+            )
+        return self._unreachable(exc)
 
     def _forget_producer(self) -> None:
         if self._producer is not None:

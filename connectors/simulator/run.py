@@ -1,6 +1,6 @@
 """Runs the simulator: onboards its suppliers, writes the reference data, sends events.
 
-Suppliers are onboarded with the operator's own code path (`Suppliers.onboard`); events
+Suppliers are onboarded with the operator's own code path (`connectors.onboarding.onboard`); events
 go through the supplier SDK or the HTTP gateway, exactly as a real MES would send them,
 so refused events are refused by the platform, not by the simulator.
 """
@@ -18,10 +18,11 @@ from typing import Any, Literal
 import httpx
 import yaml
 
-from connectors.onboarding import Suppliers
+from connectors.onboarding import onboard
 from connectors.sdk import SupplierClient
 from connectors.simulator.events import SimEvent
 from connectors.simulator.world import World
+from governance.parties import Parties
 from sangsaeng.errors import TransientError
 from sangsaeng.settings import Settings
 from schemas.topics import supplier_topic
@@ -108,9 +109,10 @@ def send(
 
     report = SendReport()
     engine = make_engine(settings.database_url)
-    suppliers = Suppliers(engine)
+    parties = Parties(engine)
     for s in world.suppliers:
-        suppliers.onboard(
+        onboard(
+            parties,
             settings.kafka_bootstrap,
             s.supplier_id,
             s.name,
@@ -125,7 +127,7 @@ def send(
         for sid, path in report.via.items()
         if path == "sdk"
     }
-    keys = {sid: suppliers.issue_key(sid) for sid, path in report.via.items() if path == "gateway"}
+    keys = {sid: parties.issue_key(sid) for sid, path in report.via.items() if path == "gateway"}
     http = httpx.Client(base_url=settings.gateway_url, timeout=60)
     pace = Paced(rate)
     buffers: dict[tuple[str, str], list[SimEvent]] = {}

@@ -1,12 +1,14 @@
 """The landing tables (one per event type), the quarantine, duplicates and ingest offsets.
 
-Landing tables follow the Avro contracts column for column (generated from the
-`.avsc` files, so a new optional field reaches SQL without a second definition);
-arrays and nested records are stored as JSON. Each row keeps the Kafka coordinates it
-was read from. The quarantine keeps the original bytes so an event can be retried
-after reference data was fixed.
+Landing tables follow the Avro contracts column for column (`landing_tables` derives
+them from the contracts, so a new optional field reaches SQL without a second
+definition: `sangsaeng db upgrade` compares these tables with the database and adds
+the columns); arrays and nested records are stored as JSON. Each row keeps the Kafka
+coordinates it was read from. The quarantine keeps the original bytes so an event can
+be retried after reference data was fixed. All of them are created by the migrations.
 """
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,18 +22,20 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    MetaData,
     String,
     Table,
     UniqueConstraint,
+    text,
 )
-from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeEngine
 
+from sangsaeng.db import METADATA as metadata
 from sangsaeng.db import new_metadata
 from schemas.contracts import contract
 from schemas.topics import EventType
 
-metadata = new_metadata()
+Contracts = Mapping[EventType, Mapping[str, Any]]  # event type -> Avro record schema
 
 
 def utcnow() -> datetime:
@@ -70,18 +74,40 @@ def _sql_type(avro: Any) -> tuple[TypeEngine[Any], bool]:
     return PRIMITIVE_TYPES[avro], False
 
 
-def _landing_table(event_type: EventType) -> Table:
-    columns: list[Column[Any]] = []
-    for f in contract(event_type)["fields"]:
-        sql, nullable = _sql_type(f["type"])
-        if f["name"] == "event_id":
-            columns.append(Column("event_id", String(36), primary_key=True))
-        else:
-            columns.append(Column(f["name"], sql, nullable=nullable, comment=f.get("doc")))
+def _server_default(field: Mapping[str, Any]) -> Any:
+    """The SQL default of a field with a scalar Avro default (None: no default / null)."""
+    default = field.get("default")
+    logical = isinstance(field["type"], dict) and "logicalType" in field["type"]
+    if default is None or logical or isinstance(default, list | dict):
+        return None
+    if isinstance(default, bool):
+        return text("1" if default else "0")
+    if isinstance(default, int | float):
+        return text(repr(default))
+    return str(default)
+
+
+def landing_column(field: Mapping[str, Any]) -> Column[Any]:
+    """The landing column of one contract field (a non-null default becomes the SQL
+    default, so rows landed before the field existed read as the field's default)."""
+    if field["name"] == "event_id":
+        return Column("event_id", String(36), primary_key=True)
+    sql, nullable = _sql_type(field["type"])
+    return Column(
+        field["name"],
+        sql,
+        nullable=nullable,
+        server_default=_server_default(field),
+        comment=field.get("doc"),
+    )
+
+
+def _landing_table(event_type: EventType, schema: Mapping[str, Any], on: MetaData) -> Table:
+    columns = [landing_column(f) for f in schema["fields"]]
     name = f"landing_{event_type.value}"
     return Table(
         name,
-        metadata,
+        on,
         *columns,
         Column("kafka_topic", String(255), nullable=False),
         Column("kafka_partition", Integer, nullable=False),
@@ -92,7 +118,18 @@ def _landing_table(event_type: EventType) -> Table:
     )
 
 
-LANDING: dict[EventType, Table] = {e: _landing_table(e) for e in EventType}
+def default_contracts() -> dict[EventType, dict[str, Any]]:
+    """The contracts shipped in `schemas/avro/`: what this release reads and lands."""
+    return {e: contract(e) for e in EventType}
+
+
+def landing_tables(contracts: Contracts, on: MetaData | None = None) -> dict[EventType, Table]:
+    """The landing tables for `contracts`, on `on` (a fresh MetaData if None)."""
+    on = on if on is not None else new_metadata()
+    return {e: _landing_table(e, contracts[e], on) for e in EventType}
+
+
+LANDING: dict[EventType, Table] = landing_tables(default_contracts(), metadata)
 
 QUARANTINE_OPEN, QUARANTINE_LANDED, QUARANTINE_DUPLICATE = "open", "landed", "duplicate"
 
@@ -137,8 +174,3 @@ ingest_offsets = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, default=utcnow),
     comment="The next offset to read per partition, written with the rows it covers.",
 )
-
-
-def create_landing_tables(engine: Engine) -> None:
-    """Create the landing, quarantine, duplicate and offset tables where missing."""
-    metadata.create_all(engine)

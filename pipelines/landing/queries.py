@@ -5,12 +5,11 @@ from collections import Counter
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from pipelines.landing.models import LANDING, QUARANTINE_OPEN, create_landing_tables, quarantine
+from pipelines.landing.models import LANDING, QUARANTINE_OPEN, quarantine
 
 
 def landed_by_supplier(engine: Engine) -> Counter[str]:
     """Landed events per supplier, all event types."""
-    create_landing_tables(engine)
     counts: Counter[str] = Counter()
     with engine.connect() as conn:
         for table in LANDING.values():
@@ -21,7 +20,6 @@ def landed_by_supplier(engine: Engine) -> Counter[str]:
 
 def quarantined_by_supplier(engine: Engine) -> dict[str, Counter[str]]:
     """Open quarantined records per supplier, counted by rule (a record may break several)."""
-    create_landing_tables(engine)
     out: dict[str, Counter[str]] = {}
     q = quarantine.c
     with engine.connect() as conn:

@@ -14,29 +14,17 @@ from sqlalchemy import JSON, Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 
 from pipelines.decode import Event, Rejected
 from pipelines.landing.models import (
-    LANDING,
     ingest_duplicate,
     ingest_offsets,
     quarantine,
 )
 from sangsaeng.errors import TransientError
-from schemas.topics import EventType
 
 TopicPartition = tuple[str, int]
 CHUNK = 2_000  # rows per statement; keeps PostgreSQL's 65,535 bind parameters in reach
-
-
-def database_unavailable(exc: DBAPIError) -> TransientError:
-    """The error to raise when the database failed mid-batch (nothing was committed)."""
-    detail = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-    return TransientError(
-        f"database unavailable ({detail}); nothing of this batch was written and the "
-        "offsets did not move: run the ingest again once the database is back"
-    )
 
 
 class OffsetConflict(TransientError):
@@ -108,12 +96,12 @@ def landing_row(event: Event, now: datetime) -> dict[str, Any]:
 
 
 def insert_events(
-    conn: Connection, event_type: EventType, events: Sequence[Event], now: datetime
+    conn: Connection, table: Table, events: Sequence[Event], now: datetime
 ) -> set[str]:
-    """Insert `events` (distinct event_ids) where their event_id is new; returns those inserted."""
+    """Insert `events` (distinct event_ids) into their landing `table` where their event_id
+    is new; returns those inserted."""
     if not events:
         return set()
-    table = LANDING[event_type]
     if conn.dialect.name == "postgresql":
         return _copy_then_insert(conn, table, events, now)
     return _insert_new(conn, table, events, now)

@@ -16,8 +16,8 @@ import great_expectations as gx
 import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
+from governance.reference import ReferenceSets
 from pipelines.decode import Event, Reason
-from pipelines.reference import ReferenceSets
 from pipelines.validation.suites import TimeWindow, build_suite
 from sangsaeng.errors import TerminalError
 from schemas.contracts import contract

@@ -17,7 +17,7 @@ from typing import Any
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from pipelines.reference import ReferenceSets
+from governance.reference import ReferenceSets
 from schemas.topics import EventType
 
 # Physical bound for a meter's average power over its period: 100 MW is far above any

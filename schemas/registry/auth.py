@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from sangsaeng.errors import ConfigError
 from sangsaeng.settings import Settings
-from schemas.registry.models import CredentialRow, RegistryBase
+from schemas.registry.models import CredentialRow
 
 ITERATIONS = 200_000
 CREDENTIALS_FILE = "registry-credentials"
@@ -47,7 +47,6 @@ class Credentials:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        RegistryBase.metadata.create_all(engine)
         self._verified: dict[str, str] = {}
 
     def add_user(self, username: str, password: str | None = None) -> str:

@@ -1,4 +1,4 @@
-"""The registry's tables in the platform database.
+"""The registry's tables in the platform database (created by the migrations).
 
 Schema ids come from an auto-increment key that never hands out a number twice
 (SQLite AUTOINCREMENT, a PostgreSQL identity), and schemas are never deleted, only
@@ -8,20 +8,16 @@ their subject versions: an id, once given, keeps meaning the same schema.
 from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from sangsaeng.db import new_metadata
+from sangsaeng.db import PlatformBase
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class RegistryBase(DeclarativeBase):
-    metadata = new_metadata()
-
-
-class SchemaRow(RegistryBase):
+class SchemaRow(PlatformBase):
     """One distinct schema (by canonical form), shared by every subject that uses it."""
 
     __tablename__ = "registry_schema"
@@ -34,7 +30,7 @@ class SchemaRow(RegistryBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
-class SubjectVersionRow(RegistryBase):
+class SubjectVersionRow(PlatformBase):
     """Version `version` of `subject` is schema `schema_id` (soft-deleted when `deleted`)."""
 
     __tablename__ = "registry_subject_version"
@@ -46,7 +42,7 @@ class SubjectVersionRow(RegistryBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
-class ConfigRow(RegistryBase):
+class ConfigRow(PlatformBase):
     """Compatibility level of a subject; subject '' holds the global level."""
 
     __tablename__ = "registry_config"
@@ -55,7 +51,7 @@ class ConfigRow(RegistryBase):
     compatibility: Mapped[str] = mapped_column(String(32))
 
 
-class CredentialRow(RegistryBase):
+class CredentialRow(PlatformBase):
     """A user allowed to write (register, delete, configure); password stored hashed."""
 
     __tablename__ = "registry_credential"

@@ -24,7 +24,7 @@ from schemas.registry.compatibility import (
     check,
     parse_avro,
 )
-from schemas.registry.models import ConfigRow, RegistryBase, SchemaRow, SubjectVersionRow
+from schemas.registry.models import ConfigRow, SchemaRow, SubjectVersionRow
 
 GLOBAL = ""
 MAX_VERSION = 2**31 - 1
@@ -75,7 +75,6 @@ class RegistryStore:
         self.engine = engine
         self.default_level = default_level
         self._write_lock = threading.Lock()
-        RegistryBase.metadata.create_all(engine)
 
     # -- helpers -----------------------------------------------------------------------
 

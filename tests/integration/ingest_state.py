@@ -7,7 +7,6 @@ from sqlalchemy import func, select
 
 from pipelines.landing.models import (
     LANDING,
-    create_landing_tables,
     ingest_duplicate,
     ingest_offsets,
     quarantine,
@@ -35,7 +34,6 @@ class IngestState:
 
 def read_state(database_url: str) -> IngestState:
     engine = make_engine(database_url)
-    create_landing_tables(engine)  # a database ingest has not touched yet reads as empty
     try:
         with engine.connect() as conn:
             landed = set()

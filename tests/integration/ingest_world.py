@@ -19,11 +19,11 @@ from kafka import KafkaProducer
 from connectors.kafka.admin import ensure_topics
 from connectors.simulator.events import generate
 from connectors.simulator.world import World, build_world
-from pipelines.reference import ReferenceFile, load_reference
-from sangsaeng.db import make_engine
+from governance.reference import ReferenceFile, load_reference
 from sangsaeng.settings import Settings, load_settings
 from schemas.serde import AvroSerializer, frame
 from schemas.topics import EventType, dlq_topic, supplier_topic
+from tests.support import upgraded_engine
 
 # Invalid events: (event type, rule it must be quarantined for, how to break a record;
 # `other` is another supplier of the world, for the spoof).
@@ -137,7 +137,7 @@ class IngestWorld:
         }
 
     def load_reference(self, database_url: str) -> None:
-        engine = make_engine(database_url)
+        engine = upgraded_engine(database_url)  # a fresh database is upgraded first
         load_reference(engine, ReferenceFile.model_validate(self.world.reference()))
         engine.dispose()
 

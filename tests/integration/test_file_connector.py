@@ -54,7 +54,7 @@ def setup(kafka_bootstrap, shared_registry, tmp_path):
     argv = [
         sys.executable,
         "-m",
-        "sangsaeng.cli",
+        "cli",
         "files",
         "watch",
         str(drop),

@@ -14,8 +14,9 @@ from kafka import KafkaConsumer, TopicPartition
 
 from connectors.gateway.app import create_app
 from connectors.gateway.forwarder import ClientPool
-from connectors.onboarding import Suppliers
+from connectors.onboarding import onboard
 from connectors.sdk import SupplierClient
+from governance.parties import Parties
 from infra.process import free_port, wait_for
 from sangsaeng.db import make_engine
 from tests.support import json_values
@@ -26,10 +27,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 class Gateway:
     def __init__(self, db_url, bootstrap, registry, spool_dir, **limits) -> None:
         self.engine = make_engine(db_url)
-        self.suppliers = Suppliers(self.engine)
+        self.suppliers = Parties(self.engine)
         self.supplier = f"G{uuid.uuid4().hex[:6]}"
         self.bootstrap = bootstrap
-        done = self.suppliers.onboard(
+        done = onboard(
+            self.suppliers,
             bootstrap,
             self.supplier,
             "Gamma Pressworks",

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 
 from connectors.kafka.consumer import SupplierTopicReader
+from governance.reference import ReferenceFile, ReferenceSets, load_reference
 from orchestration.run import run_ingest
 from pipelines.ingest import Ingestor
 from pipelines.quarantine import list_quarantine, reprocess
-from pipelines.reference import ReferenceFile, ReferenceSets, load_reference
 from pipelines.validation.runner import Validator
 from sangsaeng.db import make_engine
 from schemas.serde import AvroDeserializer

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import event, make_url
 
 from connectors.kafka.consumer import SupplierTopicReader
+from governance.reference import ReferenceSets
 from infra.postgres.cluster import PostgresCluster
 from infra.process import wait_for
 from orchestration.run import run_ingest
 from pipelines.ingest import Ingestor, ingest_once
-from pipelines.reference import ReferenceSets
 from pipelines.validation.runner import Validator
 from sangsaeng.db import make_engine
 from sangsaeng.errors import TransientError

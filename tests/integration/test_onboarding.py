@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from connectors.kafka.admin import admin_client
-from connectors.onboarding import Suppliers
+from governance.models import Role
+from governance.parties import Parties
 from sangsaeng.db import make_engine
 from tests.support import cli_env
 
@@ -17,7 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 def run(env: dict, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sangsaeng.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -45,10 +46,10 @@ def test_onboarding_creates_topics_and_one_key_once(db_url, kafka_bootstrap, tmp
     assert "ssk_" not in again.stdout
 
     engine = make_engine(db_url)
-    suppliers = Suppliers(engine)
-    assert suppliers.supplier_for_key(key) == supplier
-    assert suppliers.supplier_for_key(key + "x") is None
-    assert [s.supplier_id for s in suppliers.all()] == [supplier]
+    parties = Parties(engine)
+    assert parties.supplier_for_key(key) == supplier
+    assert parties.supplier_for_key(key + "x") is None
+    assert [s.org_id for s in parties.organisations(Role.SUPPLIER)] == [supplier]
     engine.dispose()
 
     listed = run(env, "suppliers", "list")

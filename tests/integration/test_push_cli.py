@@ -44,7 +44,7 @@ def test_push_sends_good_lines_and_lists_bad_ones(kafka_bootstrap, shared_regist
         [
             sys.executable,
             "-m",
-            "sangsaeng.cli",
+            "cli",
             "push",
             str(export),
             "--supplier",

@@ -244,13 +244,20 @@ def test_gateway_keeps_accepting_during_an_outage_and_delivers_after(
 
     from connectors.gateway.app import create_app
     from connectors.gateway.forwarder import ClientPool
-    from connectors.onboarding import Suppliers
-    from sangsaeng.db import make_engine
+    from connectors.onboarding import onboard
+    from governance.parties import Parties
+    from tests.support import upgraded_engine
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'gw.db'}")
-    suppliers = Suppliers(engine)
-    key = suppliers.onboard(
-        broker.bootstrap, "S0104", "Outage Works", "plating", partitions=3, retention_days=1
+    engine = upgraded_engine(f"sqlite:///{tmp_path / 'gw.db'}")
+    suppliers = Parties(engine)
+    key = onboard(
+        suppliers,
+        broker.bootstrap,
+        "S0104",
+        "Outage Works",
+        "plating",
+        partitions=3,
+        retention_days=1,
     ).api_key
     pool = ClientPool(
         lambda s: SupplierClient(

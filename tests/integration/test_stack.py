@@ -47,7 +47,7 @@ class StackCli:
         self, *args: str, env: dict[str, str] | None = None, ok: bool = True
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [sys.executable, "-m", "sangsaeng.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             check=False,
             env={**self.env, **(env or {})},
             capture_output=True,

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from connectors.simulator.world import build_world
-from pipelines.reference import ReferenceFileError, read_reference_file
+from governance.reference import ReferenceFileError, read_reference_file
 
 pytestmark = pytest.mark.unit
 

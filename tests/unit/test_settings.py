@@ -25,10 +25,18 @@ def test_defaults_are_the_embedded_local_stack():
     assert s.schema_registry_url == "http://127.0.0.1:8081"
     assert s.gateway_url == "http://127.0.0.1:8088"
     assert s.api_url == "http://127.0.0.1:8000"
-    assert s.database_url == "sqlite:///./.sangsaeng/sangsaeng.db"
+    assert s.database_url == f"sqlite:///{Path('.sangsaeng/sangsaeng.db').resolve()}"
     assert s.state_dir == Path(".sangsaeng")
     assert s.postgres_port == 54329
     assert s.kafka_host_port == ("127.0.0.1", 9092)
+
+
+def test_database_follows_the_state_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("SANGSAENG_STATE_DIR", str(tmp_path / "plant"))
+    monkeypatch.chdir(tmp_path.parent)  # another folder sees the same platform
+    assert load_settings().database_url == f"sqlite:///{tmp_path / 'plant' / 'sangsaeng.db'}"
+    monkeypatch.setenv("SANGSAENG_DATABASE_URL", "postgresql://u@127.0.0.1:1/x")
+    assert load_settings().database_url == "postgresql://u@127.0.0.1:1/x"
 
 
 def test_env_vars_override_defaults(monkeypatch):

@@ -9,8 +9,8 @@ import pytest
 
 from connectors.simulator.events import generate
 from connectors.simulator.world import build_world
+from governance.reference import ReferenceFile, ReferenceSets
 from pipelines.decode import Event
-from pipelines.reference import ReferenceFile, ReferenceSets
 from pipelines.validation.runner import Validator
 from pipelines.validation.suites import TimeWindow
 from schemas.topics import EventType, supplier_topic

@@ -11,16 +11,18 @@ import dagster as dg
 from pydantic import Field
 
 from orchestration.defs.ingest.resources import DatabaseResource, KafkaResource, RegistryResource
-from pipelines.ingest import BatchOutcome, Ingestor, ValidationSummary, ingest_once
+from pipelines.ingest import BatchOutcome, ValidationSummary, build_ingestor, ingest_once
 from pipelines.landing.writer import stored_offsets
-from pipelines.reference import ReferenceSets
-from pipelines.validation.runner import Validator
 from pipelines.validation.suites import TimeWindow
-from sangsaeng.settings import get_settings
+from sangsaeng.settings import Settings
 from schemas.topics import EventType
 
 CHECK_NAME = "great_expectations"
-_settings = get_settings()
+
+
+def _default(name: str) -> object:
+    """A setting's built-in default (the run config carries the configured value)."""
+    return Settings.model_fields[name].default
 
 
 def landing_key(event_type: EventType) -> dg.AssetKey:
@@ -30,10 +32,10 @@ def landing_key(event_type: EventType) -> dg.AssetKey:
 class IngestConfig(dg.Config):
     """Bounds of one micro-batch and the event-time window validation allows."""
 
-    max_records: int = Field(_settings.ingest_max_records, ge=1)
-    max_seconds: float = Field(_settings.ingest_max_seconds, gt=0)
-    event_future_seconds: float = Field(_settings.event_future_seconds, ge=0)
-    event_horizon_days: float = Field(_settings.event_horizon_days, gt=0)
+    max_records: int = Field(_default("ingest_max_records"), ge=1)
+    max_seconds: float = Field(_default("ingest_max_seconds"), gt=0)
+    event_future_seconds: float = Field(_default("event_future_seconds"), ge=0)
+    event_horizon_days: float = Field(_default("event_horizon_days"), gt=0)
 
 
 def _check(event_type: EventType, summary: ValidationSummary | None) -> dg.AssetCheckResult:
@@ -103,12 +105,7 @@ def land_supplier_events(
     engine = database.engine()
     window = TimeWindow(config.event_future_seconds, config.event_horizon_days * 86_400)
     with kafka.reader() as reader, kafka.dead_letters() as dead_letters:
-        ingestor = Ingestor(
-            engine,
-            registry.deserializer(),
-            Validator(ReferenceSets.required(engine), window),
-            dead_letters,
-        )
+        ingestor = build_ingestor(engine, registry.client(), window, dead_letters=dead_letters)
         outcome = ingest_once(
             reader, ingestor, max_records=config.max_records, max_seconds=config.max_seconds
         )

@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 
 from connectors.kafka.consumer import SupplierTopicReader
 from connectors.kafka.dlq import DeadLetterProducer
+from migrations.schema import ensure
 from sangsaeng.db import make_engine
 from schemas.registry.client import RegistryClient
-from schemas.serde import AvroDeserializer
 
 
 @cache
@@ -29,8 +29,11 @@ class DatabaseResource(dg.ConfigurableResource):
     url: str
 
     def engine(self) -> Engine:
-        """One engine per URL and process."""
-        return _engine(self.url)
+        """One engine per URL and process, on a database at this release (an empty one is
+        upgraded; another revision raises `SchemaMismatch` naming `sangsaeng db upgrade`)."""
+        engine = _engine(self.url)
+        ensure(engine)
+        return engine
 
 
 class KafkaResource(dg.ConfigurableResource):
@@ -60,6 +63,6 @@ class RegistryResource(dg.ConfigurableResource):
 
     url: str
 
-    def deserializer(self) -> AvroDeserializer:
-        """Reads every event as the current contract of its type."""
-        return AvroDeserializer.for_contracts(RegistryClient(self.url))
+    def client(self) -> RegistryClient:
+        """A client for schema lookups (reads need no credentials)."""
+        return RegistryClient(self.url)

@@ -3,6 +3,8 @@
 Loaded from a YAML file (the simulator writes one: `<state_dir>/reference.yaml`) with
 `sangsaeng reference load`. Loading is an upsert, so a corrected file can be loaded
 again; nothing is deleted, because landed events keep pointing at what they named.
+The file may hold only sites, lines and parts: their supplier must then be onboarded
+already (`sangsaeng suppliers add`) or listed in the same file's organisations.
 """
 
 from dataclasses import dataclass
@@ -12,63 +14,14 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import JSON, Date, String, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from sangsaeng.db import new_metadata
+from governance.models import Line, Organisation, Part, Role, Site
+from sangsaeng.db import PlatformBase
 from sangsaeng.errors import TerminalError
-
-
-class ReferenceBase(DeclarativeBase):
-    metadata = new_metadata()
-
-
-class Organisation(ReferenceBase):
-    """A supplier, a buyer (sponsor) or the programme operator."""
-
-    __tablename__ = "organisation"
-
-    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16))
-    sector: Mapped[str | None] = mapped_column(String(100))
-    sponsor_id: Mapped[str | None] = mapped_column(String(64))
-    go_live: Mapped[date | None] = mapped_column(Date)
-    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Seoul")
-
-
-class Site(ReferenceBase):
-    """A plant of a supplier (ISA-95 site)."""
-
-    __tablename__ = "site"
-
-    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    supplier_id: Mapped[str] = mapped_column(String(64), index=True)
-    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Seoul")
-
-
-class Line(ReferenceBase):
-    """A production line of a site; line ids are unique within their site only."""
-
-    __tablename__ = "line"
-
-    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    supplier_id: Mapped[str] = mapped_column(String(64), index=True)
-    machines: Mapped[list[str]] = mapped_column(JSON, default=list)
-    meter_id: Mapped[str | None] = mapped_column(String(64))
-
-
-class Part(ReferenceBase):
-    """A part number a supplier makes."""
-
-    __tablename__ = "part"
-
-    supplier_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    part_number: Mapped[str] = mapped_column(String(100), primary_key=True)
 
 
 class _Entry(BaseModel):
@@ -78,7 +31,7 @@ class _Entry(BaseModel):
 class OrganisationEntry(_Entry):
     org_id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
-    role: Literal["supplier", "buyer", "operator"]
+    role: Literal["supplier", "buyer", "operator", "ministry"]
     sector: str | None = None
     sponsor_id: str | None = None
     go_live: date | None = None
@@ -141,14 +94,19 @@ def read_reference_file(path: Path) -> ReferenceFile:
         raise ReferenceFileError(f"{path}: " + "; ".join(problems)) from None
 
 
-def _upsert(conn: Connection, model: type[ReferenceBase], rows: list[dict[str, Any]]) -> None:
+def _upsert(conn: Connection, model: type[PlatformBase], rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     table = model.__table__
     keys = [c.name for c in table.primary_key.columns]
     dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     statement = dialect_insert(table)
-    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    given = set(rows[0])
+    updates = {
+        c.name: statement.excluded[c.name]
+        for c in table.columns
+        if c.name not in keys and c.name in given
+    }
     if updates:
         statement = statement.on_conflict_do_update(index_elements=keys, set_=updates)
     else:
@@ -156,15 +114,40 @@ def _upsert(conn: Connection, model: type[ReferenceBase], rows: list[dict[str, A
     conn.execute(statement, rows)
 
 
-def create_reference_tables(engine: Engine) -> None:
-    """Create the reference tables where missing."""
-    ReferenceBase.metadata.create_all(engine)
+def _unknown_suppliers(conn: Connection, data: ReferenceFile) -> list[str]:
+    """Entries naming a supplier neither onboarded nor among the file's organisations."""
+    named = {o.org_id for o in data.organisations if o.role == Role.SUPPLIER}
+    wanted = {e.supplier_id for entries in (data.sites, data.lines, data.parts) for e in entries}
+    known = set(
+        conn.scalars(
+            select(Organisation.org_id).where(
+                Organisation.org_id.in_(sorted(wanted - named)),
+                Organisation.role == Role.SUPPLIER,
+            )
+        )
+    )
+    problems = []
+    for name, entries in (("sites", data.sites), ("lines", data.lines), ("parts", data.parts)):
+        for i, entry in enumerate(entries):
+            if entry.supplier_id not in named | known:
+                problems.append(f"{name}[{i}].supplier_id: {entry.supplier_id!r}")
+    return problems
 
 
 def load_reference(engine: Engine, data: ReferenceFile) -> dict[str, int]:
-    """Upsert every entry in one transaction; returns the number of entries per list."""
-    create_reference_tables(engine)
+    """Upsert every entry in one transaction; returns the number of entries per list.
+
+    Raises `ReferenceFileError` naming the entries whose supplier is not onboarded.
+    """
     with engine.begin() as conn:
+        unknown = _unknown_suppliers(conn, data)
+        if unknown:
+            raise ReferenceFileError(
+                f"{len(unknown)} entr{'y names' if len(unknown) == 1 else 'ies name'} a "
+                f"supplier that is not onboarded ({'; '.join(unknown[:5])}): onboard it with "
+                "`sangsaeng suppliers add ID --name ... --sector ...` or list it under "
+                "organisations in the file"
+            )
         _upsert(conn, Organisation, [e.model_dump() for e in data.organisations])
         _upsert(conn, Site, [e.model_dump() for e in data.sites])
         _upsert(conn, Line, [e.model_dump() for e in data.lines])
@@ -193,10 +176,9 @@ class ReferenceSets:
     @classmethod
     def read(cls, engine: Engine) -> "ReferenceSets":
         """The current reference data (empty sets when none was loaded)."""
-        create_reference_tables(engine)
         with engine.connect() as conn:
             suppliers = conn.scalars(
-                select(Organisation.org_id).where(Organisation.role == "supplier")
+                select(Organisation.org_id).where(Organisation.role == Role.SUPPLIER)
             ).all()
             sites = conn.execute(select(Site.supplier_id, Site.site_id)).all()
             lines = conn.execute(select(Line.site_id, Line.line_id)).all()
@@ -214,8 +196,9 @@ class ReferenceSets:
         found = cls.read(engine)
         if not found.suppliers:
             raise NoReferenceData(
-                "no reference data in the database, so every event would be quarantined as "
-                "from an unknown supplier: load it first with `sangsaeng reference load "
-                "FILE.yaml` (the simulator writes one to <state dir>/reference.yaml)"
+                "no supplier in the database, so every event would be quarantined as from "
+                "an unknown supplier: onboard one with `sangsaeng suppliers add` and load its "
+                "sites, lines and parts with `sangsaeng reference load FILE.yaml` (the "
+                "simulator writes one to <state dir>/reference.yaml)"
             )
         return found

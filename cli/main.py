@@ -1,0 +1,79 @@
+"""The `sangsaeng` app: its command groups, and how errors end (one line, an exit code).
+
+Every `PlatformError` ends as one red line on stderr and exit code 1 (2 for bad
+settings), never a traceback.
+"""
+
+import sys
+from typing import Annotated
+
+import typer
+
+from cli import (
+    db,
+    demo,
+    files,
+    gateway,
+    ingest,
+    push,
+    quarantine,
+    reference,
+    registry,
+    simulate,
+    stack,
+    suppliers,
+    ui,
+)
+from cli.output import console, err_console, error
+from sangsaeng import __version__
+from sangsaeng.errors import ConfigError, PlatformError
+
+app = typer.Typer(
+    name="sangsaeng",
+    help="Sangsaeng (상생): supply-chain data sharing for the win-win smart-factory programme.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+for group in (stack, db, registry, suppliers, gateway, files, reference, quarantine):
+    group.register(app)
+for command in (simulate, push, ingest, ui, demo):
+    command.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"sangsaeng {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Sangsaeng (상생): supply-chain data sharing for the win-win smart-factory programme.
+
+    Settings come from SANGSAENG_* environment variables (see README).
+    """
+
+
+def main() -> None:
+    """Entry point of the `sangsaeng` script."""
+    try:
+        app()
+    except ConfigError as exc:
+        error(str(exc))
+        sys.exit(2)
+    except PlatformError as exc:
+        error(str(exc))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""`sangsaeng reference load`: the sites, lines and parts validation checks events against."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.output import console
+from cli.platform import engine
+
+app = typer.Typer(
+    help="Reference data validation checks against: organisations, sites, lines, parts.",
+    no_args_is_help=True,
+)
+
+
+@app.command("load")
+def reference_load(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="YAML file with organisations, sites, lines and parts (the simulator "
+            "writes one to <state dir>/reference.yaml).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+) -> None:
+    """Load (upsert) reference data; events naming unknown entries are quarantined.
+
+    The file may list only sites, lines and parts of suppliers onboarded with
+    `sangsaeng suppliers add`; an entry naming any other supplier is refused.
+    """
+    from governance.reference import load_reference, read_reference_file
+
+    counts = load_reference(engine(), read_reference_file(file))
+    console.print(
+        "reference data loaded: " + ", ".join(f"{n} {name}" for name, n in counts.items())
+    )
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="reference")

@@ -1,0 +1,117 @@
+"""`sangsaeng stack up|down|status|fetch`: the local stack (Kafka, registry, gateway, PG)."""
+
+from typing import Annotated, Any
+
+import typer
+
+from cli.output import Format, FormatOption, console, emit
+from cli.platform import settings
+
+app = typer.Typer(
+    help="Run the local stack: Apache Kafka (KRaft), the schema registry, the ingest gateway "
+    "and, on request, PostgreSQL.",
+    no_args_is_help=True,
+)
+
+STATE_STYLE = {
+    "running": "green",
+    "stopped": "dim",
+    "crashed": "bold red",
+    "unresponsive": "yellow",
+}
+
+
+def _stack():  # noqa: ANN202 - keeps the import of infra out of `--help`
+    from infra.stack import Stack
+
+    return Stack.from_settings(settings())
+
+
+def _print_status(statuses: list[Any], fmt: Format) -> None:
+    rows = [
+        {
+            "service": s.name,
+            "state": s.state
+            if fmt is not Format.TABLE
+            else f"[{STATE_STYLE[s.state]}]{s.state}[/]",
+            "address": s.address,
+            "pid": str(s.pid or ""),
+            "since (UTC)": s.since,
+            "log / detail": s.detail or s.log,
+        }
+        for s in statuses
+    ]
+    if fmt is Format.TABLE:
+        from rich.table import Table
+
+        table = Table(title="Sangsaeng local stack", title_justify="left")
+        for column in rows[0] if rows else ():
+            table.add_column(column, no_wrap=column in ("service", "address", "pid"))
+        for row in rows:
+            table.add_row(*row.values())
+        console.print(table)
+        return
+    emit(rows, list(rows[0]) if rows else [], fmt)
+
+
+def _prepare_database() -> None:
+    """Before the registry and gateway start: the database at this release (or refused)."""
+    from cli.platform import engine
+
+    engine().dispose()
+
+
+@app.command("up")
+def stack_up(
+    postgres: Annotated[
+        bool, typer.Option("--postgres", help="Also start the project-local PostgreSQL.")
+    ] = False,
+) -> None:
+    """Start Kafka, the registry and the gateway (+ PostgreSQL with --postgres); skips what runs.
+
+    An empty platform database is created at this release's revision first; one at an
+    older revision is refused with a line naming `sangsaeng db upgrade`.
+    """
+    stack = _stack()
+    with console.status("Starting the stack…") as status:
+        statuses = stack.up(postgres=postgres, report=status.update, prepare=_prepare_database)
+    _print_status(statuses, Format.TABLE)
+    if postgres:
+        console.print(f"PostgreSQL URL: [bold]{stack.postgres.url}[/]")
+
+
+@app.command("down")
+def stack_down(
+    wipe: Annotated[
+        bool, typer.Option("--wipe", help="Also delete the stack's data (topics, databases).")
+    ] = False,
+) -> None:
+    """Stop what `stack up` started, and only that."""
+    for line in _stack().down(wipe=wipe):
+        console.print(line)
+
+
+@app.command("status")
+def stack_status(fmt: FormatOption = Format.TABLE) -> None:
+    """Show each service: running, stopped or crashed, where, since when, its pid.
+
+    Exits 1 when a service that `up` started has crashed or stopped answering.
+    """
+    statuses = _stack().status()
+    _print_status(statuses, fmt)
+    if any(s.state in ("crashed", "unresponsive") for s in statuses):
+        raise typer.Exit(1)
+
+
+@app.command("fetch")
+def stack_fetch() -> None:
+    """Resolve the Apache Kafka jars with Maven into the cache (done once per release)."""
+    from infra.kafka.broker import kafka_version, resolve_jars
+
+    with console.status("Resolving Apache Kafka jars…") as status:
+        libs = resolve_jars(settings().cache_dir, report=status.update)
+    console.print(f"Apache Kafka {kafka_version()}: {libs}")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="stack")
