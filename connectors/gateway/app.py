@@ -22,7 +22,7 @@ from connectors.gateway.forwarder import ClientPool
 from connectors.onboarding import Suppliers
 from connectors.sdk import SpoolFull
 from sangsaeng import __version__
-from sangsaeng.http import BodyLimit
+from sangsaeng.http import BodyLimit, service_app
 from schemas.topics import EventType
 
 
@@ -107,7 +107,7 @@ def create_app(
     rate_per_second: float = 20.0,
 ) -> FastAPI:
     """The gateway over `suppliers` (API keys) and `pool` (spool-backed clients)."""
-    app = FastAPI(
+    app = service_app(
         title="Sangsaeng ingest gateway",
         version=__version__,
         description="Suppliers' MES systems send production and quality events over HTTP. "

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sangsaeng import __version__
-from sangsaeng.http import BodyLimit
+from sangsaeng.http import BodyLimit, service_app
 from schemas.registry import MEDIA_TYPE, errors
 from schemas.registry.auth import Credentials
 from schemas.registry.errors import RegistryError
@@ -73,7 +73,7 @@ def create_app(
     store: RegistryStore, credentials: Credentials, *, max_body_bytes: int = MAX_BODY_BYTES
 ) -> FastAPI:
     """The registry as an ASGI app over `store`, writes checked against `credentials`."""
-    app = FastAPI(
+    app = service_app(
         title="Sangsaeng schema registry",
         version=__version__,
         description="Confluent-compatible Schema Registry REST API (Avro) for Sangsaeng's "
