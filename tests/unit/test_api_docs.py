@@ -6,6 +6,7 @@ its `X-API-Key`; the registry documents, per endpoint, the Confluent error codes
 really answers with (each one provoked here). No broker, no network: TestClient, SQLite.
 """
 
+import json
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from connectors.gateway.app import create_app as create_gateway
@@ -21,9 +23,11 @@ from connectors.gateway.forwarder import ClientPool
 from connectors.onboarding import SupplierRow, Suppliers
 from connectors.sdk import SupplierClient
 from sangsaeng.db import make_engine
+from schemas.registry import MEDIA_TYPE
 from schemas.registry.app import create_app as create_registry
 from schemas.registry.auth import Credentials
 from schemas.registry.client import RegistryClient
+from schemas.registry.errors import ERROR_CODES
 from schemas.registry.store import RegistryStore
 
 pytestmark = pytest.mark.unit
@@ -156,3 +160,119 @@ def test_docs_pages_load_only_same_origin_assets(service: FastAPI, page: str):
 def test_swagger_ui_does_not_call_the_online_validator(service: FastAPI):
     html = TestClient(service).get("/docs").text
     assert '"validatorUrl": null' in html
+
+
+# -- the registry's OpenAPI: the error codes it really answers with -------------------
+
+SUBJECT = "io.test.Reading"
+
+
+def record(fields: list[dict]) -> str:
+    return json.dumps(
+        {"type": "record", "name": "Reading", "namespace": "io.test", "fields": fields}
+    )
+
+
+V1 = record([{"name": "a", "type": "long"}])
+BREAKS_V1 = record([{"name": "a", "type": "long"}, {"name": "b", "type": "string"}])
+OTHER = record([{"name": "z", "type": "double"}])
+
+
+def test_registry_documents_error_bodies_and_basic_auth(registry: Registry):
+    spec = registry.http.get("/openapi.json").json()
+    body = spec["components"]["schemas"]["ErrorBody"]
+    assert body["properties"]["error_code"]["type"] == "integer"
+    assert body["properties"]["message"]["type"] == "string"
+    assert set(body["required"]) == {"error_code", "message"}
+    assert "HTTPValidationError" not in json.dumps(spec)  # 422s are Confluent bodies too
+    documented: set[int] = set()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    content = response["content"][MEDIA_TYPE]
+                    assert content["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+                    for code, example in content["examples"].items():
+                        assert ERROR_CODES[int(code)][0] == int(status), (path, method, code)
+                        assert example["value"]["error_code"] == int(code)
+                        documented.add(int(code))
+    assert documented == set(ERROR_CODES)
+    register = spec["paths"]["/subjects/{subject}/versions"]["post"]
+    scheme = spec["components"]["securitySchemes"]["registryUser"]
+    assert scheme == {**scheme, "type": "http", "scheme": "basic"}
+    assert register["security"] == [{"registryUser": []}]
+    assert "security" not in spec["paths"]["/subjects"]["get"]
+
+
+def test_every_documented_code_is_answered_where_documented(registry: Registry, monkeypatch):
+    http, auth = registry.http, registry.auth
+    spec = http.get("/openapi.json").json()
+    seen: set[int] = set()
+
+    def expect(answer, method: str, path: str, code: int) -> None:
+        assert answer.json()["error_code"] == code, answer.text
+        assert answer.headers["content-type"].startswith(MEDIA_TYPE)
+        documented = spec["paths"][path][method]["responses"][str(answer.status_code)]
+        assert str(code) in documented["content"][MEDIA_TYPE]["examples"], (method, path, code)
+        seen.add(code)
+
+    versions = "/subjects/{subject}/versions"
+    url = f"/subjects/{SUBJECT}/versions"
+    expect(http.post(url, json={"schema": V1}), "post", versions, 40101)
+    bad_auth = {"Authorization": "Basic !!!"}
+    expect(http.post(url, json={"schema": V1}, headers=bad_auth), "post", versions, 40101)
+    json_type = {"Content-Type": "application/json"}
+    expect(http.post(url, content=b"{nope", headers=json_type, auth=auth), "post", versions, 400)
+    expect(http.post(url, json={"schema": "not avro"}, auth=auth), "post", versions, 42201)
+    expect(http.post(url, json={}, auth=auth), "post", versions, 42201)
+    expect(
+        http.post(url, json={"schema": V1, "x": "y" * MAX_BODY}, auth=auth), "post", versions, 413
+    )
+    expect(
+        http.post("/subjects/%01/versions", json={"schema": V1}, auth=auth), "post", versions, 42208
+    )
+    expect(
+        http.post(url, params={"normalize": "perhaps"}, json={"schema": V1}, auth=auth),
+        "post",
+        versions,
+        422,
+    )
+    assert http.post(url, json={"schema": V1}, auth=auth).status_code == 200
+    expect(http.post(url, json={"schema": BREAKS_V1}, auth=auth), "post", versions, 409)
+
+    lookup = "/subjects/{subject}"
+    expect(http.post("/subjects/io.test.Nothing", json={"schema": V1}), "post", lookup, 40401)
+    expect(http.post(f"/subjects/{SUBJECT}", json={"schema": OTHER}), "post", lookup, 40403)
+
+    version = "/subjects/{subject}/versions/{version}"
+    expect(http.get(f"{url}/7"), "get", version, 40402)
+    expect(http.get(f"{url}/seven"), "get", version, 42202)
+    expect(http.get("/schemas/ids/999"), "get", "/schemas/ids/{schema_id}", 40403)
+    expect(http.get("/schemas/ids/0"), "get", "/schemas/ids/{schema_id}", 422)
+    expect(http.get("/subjects", params={"deleted": "perhaps"}), "get", "/subjects", 422)
+
+    subject = "/subjects/{subject}"
+    one = f"/subjects/{SUBJECT}"
+    expect(http.delete(one, params={"permanent": "true"}, auth=auth), "delete", subject, 40405)
+    assert http.delete(one, auth=auth).status_code == 200
+    expect(http.delete(one, auth=auth), "delete", subject, 40404)
+
+    other = "/subjects/io.test.Other/versions"
+    assert http.post(other, json={"schema": V1}, auth=auth).status_code == 200
+    expect(
+        http.delete(f"{other}/1", params={"permanent": "true"}, auth=auth),
+        "delete",
+        version,
+        40407,
+    )
+    expect(http.get("/config/io.test.Other"), "get", "/config/{subject}", 40408)
+    expect(
+        http.put("/config", json={"compatibility": "SOMETIMES"}, auth=auth), "put", "/config", 42203
+    )
+
+    def unavailable(**_):
+        raise OperationalError("SELECT 1", {}, Exception("database is gone"))
+
+    monkeypatch.setattr(registry.store, "subjects", unavailable)
+    expect(http.get("/subjects"), "get", "/subjects", 50302)
+    assert seen == set(ERROR_CODES), set(ERROR_CODES) - seen
