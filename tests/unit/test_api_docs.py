@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
+import jsonschema
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -20,15 +21,18 @@ from sqlalchemy.orm import Session
 
 from connectors.gateway.app import create_app as create_gateway
 from connectors.gateway.forwarder import ClientPool
+from connectors.gateway.openapi import EXAMPLES, FILLED_IF_ABSENT
 from connectors.onboarding import SupplierRow, Suppliers
 from connectors.sdk import SupplierClient
 from sangsaeng.db import make_engine
+from schemas.contracts import contract
 from schemas.registry import MEDIA_TYPE
 from schemas.registry.app import create_app as create_registry
 from schemas.registry.auth import Credentials
 from schemas.registry.client import RegistryClient
 from schemas.registry.errors import ERROR_CODES
 from schemas.registry.store import RegistryStore
+from schemas.topics import RECORDS, EventType
 
 pytestmark = pytest.mark.unit
 
@@ -160,6 +164,133 @@ def test_docs_pages_load_only_same_origin_assets(service: FastAPI, page: str):
 def test_swagger_ui_does_not_call_the_online_validator(service: FastAPI):
     html = TestClient(service).get("/docs").text
     assert '"validatorUrl": null' in html
+
+
+# -- the gateway's OpenAPI: bodies from the contracts, examples that pass them --------
+
+
+def resolve(spec: dict, schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def test_gateway_declares_the_api_key_scheme_on_the_ingest_endpoint(gateway: Gateway):
+    spec = gateway.http.get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    name, scheme = next((n, s) for n, s in schemes.items() if s["type"] == "apiKey")
+    assert scheme["in"] == "header" and scheme["name"] == "X-API-Key"
+    assert {name: []} in spec["paths"][INGEST]["post"]["security"]
+
+
+def ingest_body(spec: dict) -> dict:
+    return spec["paths"][INGEST]["post"]["requestBody"]["content"]["application/json"]
+
+
+def test_gateway_body_names_every_event_types_fields(gateway: Gateway):
+    spec = gateway.http.get("/openapi.json").json()
+    alternatives = ingest_body(spec)["schema"]["anyOf"]
+    assert len(alternatives) == len(EventType)
+    by_record = {}
+    for alternative in alternatives:
+        one, many = alternative["oneOf"]  # one event, or an array of them
+        assert many["type"] == "array" and many["items"] == one
+        by_record[one["$ref"].rsplit("/", 1)[-1]] = resolve(spec, one)
+    assert set(by_record) == set(RECORDS.values())
+    for event_type, record in RECORDS.items():
+        properties = by_record[record]["properties"]
+        assert list(properties) == [f["name"] for f in contract(event_type)["fields"]]
+        for filled in FILLED_IF_ABSENT:
+            assert filled not in by_record[record]["required"]
+    some = {
+        "ProductionEvent": ["quantity_good", "quantity_scrap", "work_order_id", "lot_id"],
+        "QualityInspectionEvent": ["inspected_quantity", "defect_quantity", "defects"],
+        "MachineStatusEvent": ["machine_id", "state", "reason_code"],
+        "ShipmentEvent": ["shipment_id", "po_number", "promised_date", "lot_ids"],
+        "EnergyReadingEvent": ["energy_kwh", "meter_id", "energy_source"],
+    }
+    for record, fields in some.items():
+        assert set(fields) <= set(by_record[record]["properties"]), record
+    defects = by_record["QualityInspectionEvent"]["properties"]["defects"]
+    defect = resolve(spec, defects["items"])
+    assert defect["properties"]["severity"]["enum"] == ["MINOR", "MAJOR", "CRITICAL"]
+    machine = by_record["MachineStatusEvent"]["properties"]["state"]
+    assert "DOWN" in machine["enum"]
+
+
+def validator(spec: dict) -> jsonschema.Draft202012Validator:
+    """Validates a body against the documented schema, its refs resolved in `spec`."""
+    schema = {**ingest_body(spec)["schema"], "components": spec["components"]}
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def test_every_example_passes_the_contract_and_the_documented_schema(gateway: Gateway, tmp_path):
+    spec = gateway.http.get("/openapi.json").json()
+    examples = ingest_body(spec)["examples"]
+    assert {e.value for e in EventType} <= set(examples)
+    check = validator(spec)
+    sdk = SupplierClient(
+        "S0001",
+        bootstrap="127.0.0.1:1",
+        registry=RegistryClient("http://127.0.0.1:1"),
+        spool_path=tmp_path / "check.db",
+    )
+    try:
+        for event_type in EventType:
+            example = examples[event_type.value]["value"]
+            assert example == EXAMPLES[event_type]
+            check.validate(example)
+            check.validate([example, example])
+            # The SDK's check: coerce the JSON, then encode with the contract (strict).
+            _, topic, _, event_id, body = sdk.prepare(event_type, example)
+            assert topic == f"sup.S0001.{event_type.value}" and body
+            assert event_id == example["event_id"]
+    finally:
+        sdk.close()
+
+
+def test_documented_schema_and_contract_refuse_the_same_mistakes(gateway: Gateway):
+    spec = gateway.http.get("/openapi.json").json()
+    check = validator(spec)
+    production = EXAMPLES[EventType.PRODUCTION]
+    missing = {k: v for k, v in production.items() if k != "quantity_good"}
+    bad = [
+        ({**production, "quantity_goods": 1}, "quantity_goods"),
+        (missing, "quantity_good"),
+        ({**production, "event_time": "2026-03-02T16:00:05"}, "event_time"),
+        ({**EXAMPLES[EventType.MACHINE_STATUS], "state": "EXPLODED"}, "state"),
+    ]
+    for record, field in bad:
+        assert not check.is_valid(record), field
+    event_types = ["production", "production", "production", "machine_status"]
+    for (record, field), event_type in zip(bad, event_types, strict=True):
+        answer = gateway.http.post(f"/v1/events/{event_type}", json=record)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["rejected"][0]["field"] == field
+    assert not check.is_valid([])
+
+
+def test_the_examples_are_accepted_by_the_gateway(gateway: Gateway):
+    spec = gateway.http.get("/openapi.json").json()
+    for name, example in ingest_body(spec)["examples"].items():
+        event_type = name.split(" ", 1)[0]
+        answer = gateway.http.post(f"/v1/events/{event_type}", json=example["value"])
+        assert answer.status_code == 202, (name, answer.text)
+        count = len(example["value"]) if isinstance(example["value"], list) else 1
+        assert len(answer.json()["accepted"]) == count and answer.json()["rejected"] == []
+    assert any(isinstance(e["value"], list) for e in ingest_body(spec)["examples"].values())
+
+
+def test_gateway_still_refuses_a_missing_or_empty_key(gateway: Gateway):
+    event = EXAMPLES[EventType.MACHINE_STATUS]
+    for headers in ({"X-API-Key": ""}, {"X-API-Key": "ssk_wrong"}):
+        answer = gateway.http.post("/v1/events/machine_status", json=event, headers=headers)
+        assert answer.status_code == 401 and "X-API-Key" in answer.json()["detail"]
+    bare = TestClient(gateway.app)
+    assert bare.post("/v1/events/machine_status", json=event).status_code == 401
 
 
 # -- the registry's OpenAPI: the error codes it really answers with -------------------
