@@ -1,9 +1,25 @@
 """Plumbing shared by the platform's HTTP services (registry, gateway): no business rules."""
 
 from collections.abc import Callable
+from typing import Any
 
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+DOCS_ASSETS_URL = "/static-offline-docs"
+
+
+def service_app(**kwargs: Any) -> FastAPI:
+    """A FastAPI app whose `/docs` and `/redoc` need no internet; `kwargs` go to FastAPI.
+
+    FastAPI's own pages load Swagger UI and ReDoc from a CDN, a blank page on a factory
+    network. These load them from `DOCS_ASSETS_URL` on the service itself (assets from
+    the `fastapi-offline` package), and Swagger UI's online validator badge is off.
+    """
+    parameters = {"validatorUrl": None, **kwargs.pop("swagger_ui_parameters", {})}
+    return FastAPIOffline(static_url=DOCS_ASSETS_URL, swagger_ui_parameters=parameters, **kwargs)
 
 
 class BodyLimit:

@@ -5,6 +5,8 @@ the good ones are committed to the supplier's spool before the answer (202, with
 ids), the bad ones are named by index, field and reason (422 when none was good). A
 record naming another supplier refuses the whole request (403). Limits: records and
 bytes per request (413), requests per second per key (429 with Retry-After).
+The OpenAPI schema shows each event type's body (from its Avro contract, with examples)
+and the `X-API-Key` scheme; `/docs` and `/redoc` load their assets from the gateway.
 """
 
 import json
@@ -13,16 +15,18 @@ import threading
 import time
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
 from connectors.gateway.forwarder import ClientPool
+from connectors.gateway.openapi import add_event_schemas, request_body
 from connectors.sdk import SpoolFull
 from governance.parties import Parties
 from sangsaeng import __version__
-from sangsaeng.http import BodyLimit
+from sangsaeng.http import BodyLimit, service_app
 from schemas.topics import EventType
 
 
@@ -107,7 +111,7 @@ def create_app(
     rate_per_second: float = 20.0,
 ) -> FastAPI:
     """The gateway over `suppliers` (API keys) and `pool` (spool-backed clients)."""
-    app = FastAPI(
+    app = service_app(
         title="Sangsaeng ingest gateway",
         version=__version__,
         description="Suppliers' MES systems send production and quality events over HTTP. "
@@ -118,7 +122,14 @@ def create_app(
         limit=max_bytes,
         too_large=lambda limit: _problem(413, f"request body over {limit} bytes: split it"),
     )
+    add_event_schemas(app)
     limiter = RateLimiter(rate_per_second)
+    api_key = APIKeyHeader(
+        name="X-API-Key",
+        scheme_name="X-API-Key",
+        description="The supplier's gateway API key (`sangsaeng gateway add-key --supplier <id>`).",
+        auto_error=False,  # a missing key is answered below, in the gateway's own words
+    )
     responses: dict[int | str, dict[str, Any]] = {
         202: {"model": IngestResult, "description": "Accepted (some records may be rejected)."},
         400: {"model": Problem, "description": "Body is not JSON."},
@@ -144,11 +155,12 @@ def create_app(
         responses=responses,
         response_model=IngestResult,
         summary="Send one event or a batch",
+        openapi_extra={"requestBody": request_body(max_records)},
     )
     async def ingest(
         event_type: EventType,
         request: Request,
-        x_api_key: Annotated[str | None, Header(description="The supplier's API key.")] = None,
+        x_api_key: Annotated[str | None, Security(api_key)],
     ) -> JSONResponse:
         supplier_id = await run_in_threadpool(suppliers.supplier_for_key, x_api_key)
         if supplier_id is None:

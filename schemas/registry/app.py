@@ -3,24 +3,27 @@
 Responses use Confluent's content type and error bodies (`{"error_code", "message"}`),
 so confluent-kafka's `SchemaRegistryClient` works against it unchanged. Writes need
 HTTP basic auth; reads are open. Bodies over the size limit get 413 before parsing.
+The OpenAPI schema lists, per endpoint, the error codes it can answer with; `/docs` and
+`/redoc` load their assets from the registry itself.
 """
 
 import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security.http import HTTPBase
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sangsaeng import __version__
-from sangsaeng.http import BodyLimit
+from sangsaeng.http import BodyLimit, service_app
 from schemas.registry import MEDIA_TYPE, errors
 from schemas.registry.auth import Credentials
-from schemas.registry.errors import RegistryError
+from schemas.registry.errors import ERROR_CODES, RegistryError
 from schemas.registry.store import MAX_VERSION, RegistryStore
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,45 @@ class ConfigRequest(BaseModel):
     )
 
 
+class ErrorBody(BaseModel):
+    """Confluent's error body, the answer to every refused request."""
+
+    error_code: int = Field(
+        description="The HTTP status, or a finer code starting with it (40401, 42201, ...)."
+    )
+    message: str = Field(description="What went wrong and, where it helps, what to do.")
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """FastAPI `responses` for these error codes: one per HTTP status, an example per code.
+
+    Raises `KeyError` for a code missing from `errors.ERROR_CODES`.
+    """
+    by_status: dict[int, list[int]] = {}
+    for code in sorted(set(codes)):
+        by_status.setdefault(ERROR_CODES[code][0], []).append(code)
+
+    def example(code: int) -> dict[str, Any]:
+        meaning = ERROR_CODES[code][1]
+        return {"summary": meaning, "value": {"error_code": code, "message": meaning}}
+
+    return {
+        status: {
+            "model": ErrorBody,
+            "description": "\n".join(f"- `{c}`: {ERROR_CODES[c][1]}" for c in found),
+            "content": {MEDIA_TYPE: {"examples": {str(c): example(c) for c in found}}},
+        }
+        for status, found in sorted(by_status.items())
+    }
+
+
+# Error codes by what an endpoint does; `documented(*READ, *SUBJECT, ...)` per route.
+READ = (422, 50302)  # any parameter; any store access
+SUBJECT = (42208, 40401)  # names a subject that must exist
+BODY = (400, 413, 42201)  # takes a schema in its body
+WRITE = (40101,)  # needs credentials
+
+
 def _error(
     status: int, code: int, message: str, headers: dict[str, str] | None = None
 ) -> RegistryJSON:
@@ -73,7 +115,7 @@ def create_app(
     store: RegistryStore, credentials: Credentials, *, max_body_bytes: int = MAX_BODY_BYTES
 ) -> FastAPI:
     """The registry as an ASGI app over `store`, writes checked against `credentials`."""
-    app = FastAPI(
+    app = service_app(
         title="Sangsaeng schema registry",
         version=__version__,
         description="Confluent-compatible Schema Registry REST API (Avro) for Sangsaeng's "
@@ -117,8 +159,18 @@ def create_app(
         log.error("registry database error: %s", exc)
         return _error(503, 50302, "the registry database is unavailable; retry shortly")
 
-    def writer(authorization: Annotated[str | None, Header()] = None) -> str:
-        user = credentials.check_basic(authorization)
+    # Declares HTTP basic auth in the OpenAPI schema (Swagger UI's "Authorize"); the
+    # header itself is checked by `credentials`, so a malformed one is a 40101 too.
+    basic = HTTPBase(
+        scheme="basic",
+        scheme_name="registryUser",
+        description="A registry user: `admin` (password in the state dir's "
+        "registry-credentials file) or one made with `sangsaeng registry add-user`.",
+        auto_error=False,
+    )
+
+    def writer(request: Request, _: Annotated[Any, Security(basic)]) -> str:
+        user = credentials.check_basic(request.headers.get("authorization"))
         if user is None:
             raise RegistryError(401, 40101, "writes need valid credentials (HTTP basic auth)")
         return user
@@ -135,18 +187,26 @@ def create_app(
     def schema_types() -> list[str]:
         return ["AVRO"]
 
-    @app.get("/subjects")
+    @app.get("/subjects", responses=documented(*READ))
     def list_subjects(deleted: Deleted = False) -> list[str]:
         return store.subjects(deleted=deleted)
 
-    @app.post("/subjects/{subject}/versions", summary="Register a schema under a subject")
+    @app.post(
+        "/subjects/{subject}/versions",
+        summary="Register a schema under a subject",
+        responses=documented(*WRITE, *BODY, *READ, 42208, 409),
+    )
     def register(
         subject: str, body: SchemaRequest, _: Writer, normalize: bool = False
     ) -> dict[str, Any]:
         found = store.register(subject, body.avro_text())
         return {"id": found.id, "version": found.version}
 
-    @app.post("/subjects/{subject}", summary="Look up a schema under a subject")
+    @app.post(
+        "/subjects/{subject}",
+        summary="Look up a schema under a subject",
+        responses=documented(*BODY, *SUBJECT, *READ, 40403),
+    )
     def lookup(
         subject: str, body: SchemaRequest, deleted: Deleted = False, normalize: bool = False
     ) -> dict[str, Any]:
@@ -158,11 +218,14 @@ def create_app(
             "schema": found.schema,
         }
 
-    @app.get("/subjects/{subject}/versions")
+    @app.get("/subjects/{subject}/versions", responses=documented(*SUBJECT, *READ))
     def list_versions(subject: str, deleted: Deleted = False) -> list[int]:
         return store.versions(subject, deleted=deleted)
 
-    @app.get("/subjects/{subject}/versions/{version}")
+    @app.get(
+        "/subjects/{subject}/versions/{version}",
+        responses=documented(*SUBJECT, *READ, 40402, 42202),
+    )
     def get_version(subject: str, version: str, deleted: Deleted = False) -> dict[str, Any]:
         found = store.get_version(subject, version, deleted=deleted)
         return {
@@ -172,31 +235,37 @@ def create_app(
             "schema": found.schema,
         }
 
-    @app.get("/subjects/{subject}/versions/{version}/schema")
+    @app.get(
+        "/subjects/{subject}/versions/{version}/schema",
+        responses=documented(*SUBJECT, *READ, 40402, 42202),
+    )
     def get_version_schema(subject: str, version: str, deleted: Deleted = False) -> Any:
         return json.loads(store.get_version(subject, version, deleted=deleted).schema)
 
-    @app.get("/schemas/ids/{schema_id}")
+    @app.get("/schemas/ids/{schema_id}", responses=documented(*READ, 40403))
     def get_schema(schema_id: SchemaId, subject: str | None = None) -> dict[str, Any]:
         return {"schema": store.schema_by_id(schema_id)}
 
-    @app.get("/schemas/ids/{schema_id}/schema")
+    @app.get("/schemas/ids/{schema_id}/schema", responses=documented(*READ, 40403))
     def get_schema_only(schema_id: SchemaId) -> Any:
         return json.loads(store.schema_by_id(schema_id))
 
-    @app.get("/schemas/ids/{schema_id}/versions")
+    @app.get("/schemas/ids/{schema_id}/versions", responses=documented(*READ, 40403))
     def get_schema_versions(schema_id: SchemaId, deleted: Deleted = False) -> list[dict[str, Any]]:
         return [{"subject": s, "version": v} for s, v in store.usages(schema_id, deleted=deleted)]
 
-    @app.get("/schemas/ids/{schema_id}/subjects")
+    @app.get("/schemas/ids/{schema_id}/subjects", responses=documented(*READ, 40403))
     def get_schema_subjects(schema_id: SchemaId, deleted: Deleted = False) -> list[str]:
         return sorted({s for s, _ in store.usages(schema_id, deleted=deleted)})
 
-    @app.delete("/subjects/{subject}")
+    @app.delete("/subjects/{subject}", responses=documented(*WRITE, *SUBJECT, *READ, 40404, 40405))
     def delete_subject(subject: str, _: Writer, permanent: bool = False) -> list[int]:
         return store.delete_subject(subject, permanent=permanent)
 
-    @app.delete("/subjects/{subject}/versions/{version}")
+    @app.delete(
+        "/subjects/{subject}/versions/{version}",
+        responses=documented(*WRITE, *SUBJECT, *READ, 40402, 40407, 42202),
+    )
     def delete_version(subject: str, version: str, _: Writer, permanent: bool = False) -> int:
         return store.delete_version(subject, version, permanent=permanent)
 
@@ -212,6 +281,7 @@ def create_app(
     @app.post(
         "/compatibility/subjects/{subject}/versions/{version}",
         summary="Test a schema against one version of a subject",
+        responses=documented(*BODY, *SUBJECT, *READ, 40402, 42202),
     )
     def test_one(
         subject: str, version: str, body: SchemaRequest, verbose: bool = False
@@ -221,27 +291,28 @@ def create_app(
     @app.post(
         "/compatibility/subjects/{subject}/versions",
         summary="Test a schema against the versions the subject's level compares with",
+        responses=documented(*BODY, *SUBJECT, *READ),
     )
     def test_all(subject: str, body: SchemaRequest, verbose: bool = False) -> dict[str, Any]:
         return _compatibility(subject, body, None, verbose)
 
-    @app.get("/config")
+    @app.get("/config", responses=documented(50302))
     def get_global_config() -> dict[str, str]:
         return {"compatibilityLevel": store.get_level()}
 
-    @app.put("/config")
+    @app.put("/config", responses=documented(*WRITE, *READ, 400, 413, 42203))
     def put_global_config(body: ConfigRequest, _: Writer) -> dict[str, str]:
         return {"compatibility": store.set_level(body.compatibility)}
 
-    @app.get("/config/{subject}")
+    @app.get("/config/{subject}", responses=documented(*READ, 42208, 40408))
     def get_subject_config(subject: str, defaultToGlobal: bool = False) -> dict[str, str]:
         return {"compatibilityLevel": store.get_level(subject, default_to_global=defaultToGlobal)}
 
-    @app.put("/config/{subject}")
+    @app.put("/config/{subject}", responses=documented(*WRITE, *READ, 400, 413, 42203, 42208))
     def put_subject_config(subject: str, body: ConfigRequest, _: Writer) -> dict[str, str]:
         return {"compatibility": store.set_level(body.compatibility, subject)}
 
-    @app.delete("/config/{subject}")
+    @app.delete("/config/{subject}", responses=documented(*WRITE, *SUBJECT, *READ))
     def delete_subject_config(subject: str, _: Writer) -> dict[str, str]:
         return {"compatibilityLevel": store.delete_level(subject)}
 

@@ -59,3 +59,26 @@ def incompatible(subject: str, level: str, messages: list[str]) -> RegistryError
         f"Schema being registered is incompatible with an earlier schema for subject "
         f"'{subject}' under {level}; details: " + "; ".join(messages),
     )
+
+
+# Every `error_code` the registry answers with: its HTTP status and what it means. The
+# OpenAPI schema documents them per endpoint from here (`schemas/registry/app.py`).
+ERROR_CODES: dict[int, tuple[int, str]] = {
+    400: (400, "The request body is not valid JSON."),
+    40101: (401, "Writes need valid credentials (HTTP basic auth)."),
+    40401: (404, "Subject not found."),
+    40402: (404, "Version not found for the subject."),
+    40403: (404, "Schema not found (unknown id, or not registered under the subject)."),
+    40404: (404, "Subject was soft deleted: delete it again with permanent=true to remove it."),
+    40405: (404, "Subject was not soft deleted before a permanent delete: delete it first."),
+    40407: (404, "Version was not soft deleted before a permanent delete: delete it first."),
+    40408: (404, "Subject has no subject-level compatibility configured."),
+    409: (409, "Schema is incompatible with an earlier schema of the subject."),
+    413: (413, "Request body over the size limit."),
+    422: (422, "Invalid request: a parameter or body field has the wrong type or is missing."),
+    42201: (422, "Invalid schema (not Avro, unparsable, or with references)."),
+    42202: (422, 'Invalid version: use 1 to 2^31-1 or "latest".'),
+    42203: (422, "Invalid compatibility level."),
+    42208: (422, "Invalid subject: use 1-255 printable characters."),
+    50302: (503, "The registry database is unavailable: retry shortly."),
+}
