@@ -45,7 +45,7 @@ def db_current() -> None:
     found = status(made)
     made.dispose()
     console.print(f"revision {found.revision or '(none)'}; this release: {found.head}")
-    console.print(found.explain())
+    console.print(found.explain(), soft_wrap=True)
     if not found.current:
         raise typer.Exit(1)
 

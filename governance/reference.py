@@ -196,9 +196,9 @@ class ReferenceSets:
         found = cls.read(engine)
         if not found.suppliers:
             raise NoReferenceData(
-                "no supplier in the database, so every event would be quarantined as from "
-                "an unknown supplier: onboard one with `sangsaeng suppliers add` and load its "
-                "sites, lines and parts with `sangsaeng reference load FILE.yaml` (the "
-                "simulator writes one to <state dir>/reference.yaml)"
+                "no reference data in the database (no supplier), so every event would be "
+                "quarantined as from an unknown supplier: onboard one with `sangsaeng "
+                "suppliers add` and load its sites, lines and parts with `sangsaeng reference "
+                "load FILE.yaml` (the simulator writes one to <state dir>/reference.yaml)"
             )
         return found

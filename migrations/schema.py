@@ -72,15 +72,17 @@ class SchemaStatus:
                 "data (`sangsaeng stack down --wipe`) or point SANGSAENG_DATABASE_URL at a new "
                 "database"
             )
+        if self.revision == self.head:
+            more = ", ..." if len(self.pending) > 4 else ""
+            changes = ", ".join(map(str, self.pending[:4])) + more
+            return (
+                f"the platform database at {self.url} lacks what this release's contracts "
+                f"need ({changes}): {UPGRADE_HINT}"
+            )
         where = "empty" if self.revision is None else f"at revision {self.revision}"
-        pending = (
-            f" ({', '.join(map(str, self.pending[:4]))}{', ...' if len(self.pending) > 4 else ''})"
-            if self.pending
-            else ""
-        )
         return (
             f"the platform database at {self.url} is {where}, this release needs revision "
-            f"{self.head}{pending}: {UPGRADE_HINT}"
+            f"{self.head}: {UPGRADE_HINT}"
         )
 
 

@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
+from dagster._core.errors import DagsterMaxRetriesExceededError  # not exported by dagster
 
 from orchestration.definitions import build_definitions
+from orchestration.defs.ingest.assets import TRANSIENT_RETRIES
 from orchestration.instance import persistent_instance
+from sangsaeng.errors import TransientError
 from sangsaeng.settings import Settings
 
 
@@ -75,6 +78,19 @@ def _signal_dispositions_kept() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def _gave_up(exc: DagsterMaxRetriesExceededError) -> TransientError:
+    """The transient failure the run retried until it gave up, as one line."""
+    infos = exc.user_code_process_error_infos
+    last = infos[-1] if infos else None
+    reason = (last.cause or last).message.strip() if last else str(exc)
+    reason = (
+        reason.split(": ", 1)[1]
+        if reason.startswith(("TransientError", "OffsetConflict"))
+        else reason
+    )
+    return TransientError(f"gave up after {TRANSIENT_RETRIES + 1} attempts: {reason}")
+
+
 def run_ingest(
     settings: Settings,
     *,
@@ -105,7 +121,10 @@ def run_ingest(
     with persistent_instance(settings) as instance:
         while True:
             with _signal_dispositions_kept():
-                result = job.execute_in_process(run_config=run_config, instance=instance)
+                try:
+                    result = job.execute_in_process(run_config=run_config, instance=instance)
+                except DagsterMaxRetriesExceededError as exc:
+                    raise _gave_up(exc) from None
             read = _add_run(report, result)
             if on_run is not None:
                 on_run(report)

@@ -31,6 +31,13 @@ from tests.support import IN_CI, unavailable
 KIND_MARKERS = {"unit", "integration"}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the tests out of the developer's state dir (`.sangsaeng`: the demo's data and
+    Dagster runs): whatever does not name one gets a state dir of this session."""
+    if "SANGSAENG_STATE_DIR" not in os.environ:
+        os.environ["SANGSAENG_STATE_DIR"] = tempfile.mkdtemp(prefix="sangsaeng-tests-state-")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test says what it is (unit or integration); an unmarked one is an error."""
     unmarked = [i.nodeid for i in items if not KIND_MARKERS & {m.name for m in i.iter_markers()}]

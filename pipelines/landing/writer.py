@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from pipelines.decode import Event, Rejected
 from pipelines.landing.models import (
@@ -147,6 +148,7 @@ def _copy_then_insert(
     # PostgreSQL: COPY into a session-local staging table, then one INSERT ... SELECT ...
     # ON CONFLICT DO NOTHING RETURNING. A multi-row VALUES statement of 20k parameters
     # spends most of its time in the driver's query parsing; COPY does not parse.
+    import psycopg
     from psycopg import sql
     from psycopg.types.json import Json
 
@@ -159,22 +161,27 @@ def _copy_then_insert(
     def text(statement: sql.Composable) -> str:
         return statement.as_string(raw)
 
+    # Made anew in each transaction, so it always has the target's current columns (a
+    # session-long temp table would keep the shape from before a `db upgrade`).
     conn.exec_driver_sql(
         text(
             sql.SQL(
-                "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) "
-                "ON COMMIT DELETE ROWS"
+                "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP"
             ).format(staging, target)
         )
     )
-    conn.exec_driver_sql(text(sql.SQL("TRUNCATE {}").format(staging)))
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(staging, columns)) as copy,
-    ):
-        for event in events:
-            row = landing_row(event, now)
-            copy.write_row([Json(row.get(n)) if n in json_columns else row.get(n) for n in names])
+    copy_statement = sql.SQL("COPY {} ({}) FROM STDIN").format(staging, columns)
+    try:
+        with raw.cursor() as cursor, cursor.copy(copy_statement) as copy:
+            for event in events:
+                row = landing_row(event, now)
+                copy.write_row(
+                    [Json(row.get(n)) if n in json_columns else row.get(n) for n in names]
+                )
+    except psycopg.Error as exc:
+        # The raw cursor bypasses SQLAlchemy: wrap the error the way SQLAlchemy would, so
+        # the caller tells a lost connection from a schema or data error.
+        raise DBAPIError.instance(text(copy_statement), None, exc, psycopg.Error) from exc
     # Through SQLAlchemy (not the raw cursor), so engine events and error handling apply.
     inserted = conn.exec_driver_sql(
         text(

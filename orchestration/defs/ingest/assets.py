@@ -14,10 +14,12 @@ from orchestration.defs.ingest.resources import DatabaseResource, KafkaResource,
 from pipelines.ingest import BatchOutcome, ValidationSummary, build_ingestor, ingest_once
 from pipelines.landing.writer import stored_offsets
 from pipelines.validation.suites import TimeWindow
+from sangsaeng.errors import TransientError
 from sangsaeng.settings import Settings
 from schemas.topics import EventType
 
 CHECK_NAME = "great_expectations"
+TRANSIENT_RETRIES = 3
 
 
 def _default(name: str) -> object:
@@ -36,6 +38,22 @@ class IngestConfig(dg.Config):
     max_seconds: float = Field(_default("ingest_max_seconds"), gt=0)
     event_future_seconds: float = Field(_default("event_future_seconds"), ge=0)
     event_horizon_days: float = Field(_default("event_horizon_days"), gt=0)
+
+
+def _land_one_batch(
+    config: IngestConfig,
+    kafka: KafkaResource,
+    database: DatabaseResource,
+    registry: RegistryResource,
+) -> tuple[BatchOutcome, int]:
+    engine = database.engine()
+    window = TimeWindow(config.event_future_seconds, config.event_horizon_days * 86_400)
+    with kafka.reader() as reader, kafka.dead_letters() as dead_letters:
+        ingestor = build_ingestor(engine, registry.client(), window, dead_letters=dead_letters)
+        outcome = ingest_once(
+            reader, ingestor, max_records=config.max_records, max_seconds=config.max_seconds
+        )
+        return outcome, sum(p.lag for p in reader.lag(stored_offsets(engine)))
 
 
 def _check(event_type: EventType, summary: ValidationSummary | None) -> dg.AssetCheckResult:
@@ -102,14 +120,13 @@ def land_supplier_events(
     registry: RegistryResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """One bounded micro-batch: decode, validate (GX), land with the offsets, exactly once."""
-    engine = database.engine()
-    window = TimeWindow(config.event_future_seconds, config.event_horizon_days * 86_400)
-    with kafka.reader() as reader, kafka.dead_letters() as dead_letters:
-        ingestor = build_ingestor(engine, registry.client(), window, dead_letters=dead_letters)
-        outcome = ingest_once(
-            reader, ingestor, max_records=config.max_records, max_seconds=config.max_seconds
-        )
-        lag_left = sum(p.lag for p in reader.lag(stored_offsets(engine)))
+    try:
+        outcome, lag_left = _land_one_batch(config, kafka, database, registry)
+    except TransientError as exc:
+        # A lost connection or a held lock: try again a few times, then fail with the
+        # reason. Terminal errors (schema, data, configuration) fail the run at once.
+        context.log.warning(f"will retry: {exc}")
+        raise dg.RetryRequested(max_retries=TRANSIENT_RETRIES, seconds_to_wait=2.0) from exc
     context.log.info(
         f"read {outcome.read}: landed {sum(outcome.landed.values())}, duplicates "
         f"{sum(outcome.duplicates.values())}, quarantined {sum(outcome.quarantined.values())}; "
