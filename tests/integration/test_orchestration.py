@@ -75,3 +75,27 @@ def test_asset_checks_carry_the_great_expectations_outcome(world: IngestWorld, d
     }
     landed = sum(m["landed"].value for m in materialized.values())
     assert landed == 200
+
+
+def test_cli_runs_are_kept_on_the_state_dirs_instance(
+    world: IngestWorld, db_url: str, tmp_path
+) -> None:
+    """What `sangsaeng ingest` and the demo land shows in `sangsaeng ui`: the runs and the
+    landing assets' materialisations are on `<state_dir>/dagster`, with telemetry off."""
+    import yaml
+
+    from orchestration.instance import persistent_instance
+
+    world.load_reference(db_url)
+    world.produce_mix(50)
+    settings = world.settings(db_url, state_dir=tmp_path / "state")
+    report = run_ingest(settings, until_caught_up=True)
+    assert sum(report.landed.values()) == 50
+    config = yaml.safe_load((tmp_path / "state" / "dagster" / "dagster.yaml").read_text())
+    assert config["telemetry"] == {"enabled": False}
+    with persistent_instance(settings) as instance:
+        runs = instance.get_runs()
+        assert len(runs) == report.runs and all(r.job_name == "ingest" for r in runs)
+        assert all(r.is_success for r in runs)
+        event = instance.get_latest_materialization_event(landing_key(EventType.PRODUCTION))
+        assert event is not None
