@@ -40,11 +40,11 @@ postgres-server:  ## install the Debian PostgreSQL server package when it is mis
 demo: setup  ## start the stack and run the demo story (again and again, no clean-up needed)
 	$(BIN)/sangsaeng demo
 
-# The Dagster UI and daemon (the lag sensor starts ingest runs); run history is kept in
-# the state dir. The platform itself comes from `sangsaeng stack up` (or `make demo`).
-ui: setup  ## open the Dagster UI on 127.0.0.1:3000 (assets, checks, the ingest job and sensor)
-	mkdir -p .sangsaeng/dagster
-	DAGSTER_HOME=$(CURDIR)/.sangsaeng/dagster $(BIN)/dagster dev --host 127.0.0.1 --port 3000
+# The Dagster UI and daemon (the lag sensor starts ingest runs) on the state dir's
+# instance, where `sangsaeng ingest` and the demo keep their runs too; address from
+# SANGSAENG_DAGSTER_URL. The platform itself comes from `sangsaeng stack up` (or `make demo`).
+ui: setup  ## open the Dagster UI (default 127.0.0.1:3000): assets, checks, runs, the ingest sensor
+	$(BIN)/sangsaeng ui
 
 # The test session starts its own Kafka broker and PostgreSQL on free ports in a
 # temporary state dir and stops them at the end, passing or failing.

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from connectors.gateway.forwarder import ClientPool
 from connectors.gateway.openapi import add_event_schemas, request_body
 from connectors.sdk import SpoolFull
-from governance.parties import Parties
+from governance.parties import NotOnboarded, Parties
 from sangsaeng import __version__
 from sangsaeng.http import BodyLimit, service_app
 from schemas.topics import EventType
@@ -138,6 +138,11 @@ def create_app(
         413: {"model": Problem, "description": "Too many records or bytes."},
         422: {"model": IngestResult, "description": "No record was valid."},
         429: {"model": Problem, "description": "Rate limit; see Retry-After."},
+        409: {
+            "model": Problem,
+            "description": "The supplier has a key but no topics on the broker (not onboarded "
+            "with `sangsaeng suppliers add`); nothing was accepted.",
+        },
         503: {"model": Problem, "description": "Spool full (broker away too long)."},
     }
 
@@ -182,6 +187,8 @@ def create_app(
             accepted, refused = await run_in_threadpool(client.send_batch, event_type, records)
         except SpoolFull as exc:
             raise Refused(503, str(exc), {"Retry-After": "30"}) from None
+        except NotOnboarded as exc:
+            raise Refused(409, str(exc)) from None
         if accepted:
             pool.notify()
         result = IngestResult(
