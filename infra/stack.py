@@ -7,8 +7,12 @@ a crashed service shows in `status`. One lock per state dir keeps two commands
 from racing.
 """
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from infra.kafka.broker import KafkaBroker
 from infra.postgres.cluster import PostgresCluster
@@ -23,6 +27,22 @@ def _quiet(_: str) -> None:
     pass
 
 
+def _local_data(settings: Settings) -> tuple[Path, ...]:
+    """The state dir's files that describe the platform database, when that database is
+    the stack's own (SQLite in the state dir, or the stack's PostgreSQL)."""
+    url = make_url(settings.database_url)
+    state = settings.state_dir.resolve()
+    kept_with_it = (state / "registry-credentials", settings.dagster_home.resolve())
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        db = Path(url.database).resolve()
+        if db.is_relative_to(state):
+            files = (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"))
+            return files + kept_with_it
+        return ()
+    local = make_url(settings.local_postgres_url)
+    return kept_with_it if (url.host, url.port) == (local.host, local.port) else ()
+
+
 @dataclass
 class Stack:
     """The services of one state dir."""
@@ -31,6 +51,10 @@ class Stack:
     postgres: PostgresCluster
     registry: PythonService
     gateway: PythonService
+    # What `down --wipe` deletes besides the services' data: the state dir's SQLite
+    # database (when it is the platform database), the registry credentials kept for it,
+    # and the Dagster runs that describe it.
+    local_data: tuple[Path, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Stack":
@@ -61,6 +85,7 @@ class Stack:
                 settings.stack_dir,
                 "SANGSAENG_GATEWAY_URL",
             ),
+            local_data=_local_data(settings),
         )
 
     @property
@@ -101,6 +126,11 @@ class Stack:
             if wipe:
                 self.postgres.wipe()
                 self.kafka.wipe()
+                for path in self.local_data:
+                    if path.is_dir():
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        path.unlink(missing_ok=True)
                 said.append("wiped the stack's data (topics, offsets, databases)")
             return said
 

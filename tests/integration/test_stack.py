@@ -177,8 +177,12 @@ def test_corrupted_state_dir_is_one_line_and_wipe_recovers(cli: StackCli):
     line = one_line_error(cli("stack", "status", ok=False))
     assert "corrupted" in line
 
+    database = cli.state_dir / "sangsaeng.db"  # the default platform database
+    assert database.exists() and (cli.state_dir / "registry-credentials").exists()
     cli("stack", "down", "--wipe")
+    assert not database.exists() and not (cli.state_dir / "registry-credentials").exists()
     assert "running" in cli("stack", "up").stdout
+    assert "current" in cli("db", "current").stdout  # made anew at this release
 
 
 def test_bad_setting_is_one_line_with_exit_code_2(cli: StackCli):
