@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,7 +37,7 @@ from rich.table import Table
 from benchmarks.ingest_edge import Served
 from connectors.kafka.admin import ensure_topics
 from connectors.simulator.events import generate
-from connectors.simulator.world import build_world
+from connectors.simulator.world import build_world, recent_start
 from infra.kafka.broker import KafkaBroker
 from infra.postgres.cluster import PostgresCluster
 from infra.process import free_port
@@ -204,8 +204,9 @@ def fill(rig: Rig, n: int) -> tuple[int, Path]:
     """Produce `n` simulated events (3 % flawed) to the supplier topics; returns the count
     in Kafka (flaws the contract refuses are not produced) and the reference file."""
     days = int(n * 1.2) // (SUPPLIERS * EVENTS_PER_SUPPLIER_DAY) + 2  # weekends, refusals
-    start = datetime.now(UTC).date() - timedelta(days=days + 1)
-    world = build_world(11, SUPPLIERS, start, days)
+    # In the recent past (Kafka stamps the records now) and from a Monday, so the same
+    # `n` gives the same programme shape whatever the weekday.
+    world = build_world(11, SUPPLIERS, recent_start(datetime.now(UTC).date(), days), days)
     reference = rig.folder / "reference.yaml"
     reference.write_text(yaml.safe_dump(world.reference()))
     topics = {supplier_topic(s.supplier_id, e): 3 for s in world.suppliers for e in EventType}

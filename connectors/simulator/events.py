@@ -1,7 +1,9 @@
 """A supplier's MES day by day: shifts, output, scrap, inspections, machine states,
 energy and shipments, plus a configurable share of flawed events.
 
-Deterministic by seed: the same arguments give the same events, ids included. Times
+Deterministic: the same seed and world (start, days, suppliers) give the same events,
+ids included; another start (or world) gives other event ids, so simulating a second
+window with the same seed adds events instead of repeating ids the platform has. Times
 are Korean shifts (06-14, 14-22 KST) on weekdays. Output follows the supplier's
 productivity before and after its smart-factory go-live.
 """
@@ -274,9 +276,13 @@ def _flaw(event: SimEvent, flaw: str, others: list[str], rng: random.Random) -> 
 
 
 def generate(world: World, *, seed: int, bad_rate: float) -> Iterator[SimEvent]:
-    """Every event of the simulated window, day by day, supplier by supplier."""
-    rng = random.Random(f"events-{seed}")
+    """Every event of the simulated window, day by day, supplier by supplier.
+
+    The same `seed` and world give byte-identical events; the random stream (and so every
+    event id) is also keyed by the window and the suppliers, so two windows do not share ids.
+    """
     ids = [s.supplier_id for s in world.suppliers]
+    rng = random.Random(f"events-{seed}-{world.start.isoformat()}-{world.days}-{','.join(ids)}")
     for offset in range(world.days):
         day = world.start + timedelta(days=offset)
         for supplier in world.suppliers:

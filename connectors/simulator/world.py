@@ -142,6 +142,26 @@ class World:
         }
 
 
+def monday_on_or_before(day: date) -> date:
+    """The Monday of `day`'s week: `day` itself when it is a Monday."""
+    return day - timedelta(days=day.weekday())
+
+
+def recent_start(today: date, days: int) -> date:
+    """First day of a `days`-day window in the recent past: the Monday on or before
+    `today - days`.
+
+    The window lies before `today` (its last day is at most yesterday) and starts on a
+    Monday, so for any `days >= 1` and any weekday of `today` it holds shifts (the
+    simulator's factories work on weekdays only). Pass the UTC date as `today` when the
+    events go to Kafka with the broker's current timestamps: validation refuses event
+    times ahead of their receipt. Raises `ValueError` when `days < 1`.
+    """
+    if days < 1:
+        raise ValueError(f"a simulated window needs at least one day, not {days=}")
+    return monday_on_or_before(today - timedelta(days=days))
+
+
 def build_world(
     seed: int, suppliers: int, start: date, days: int, *, id_prefix: str = "S"
 ) -> World:

@@ -5,6 +5,11 @@ shared broker, and knows exactly what it produced: the valid events, the invalid
 (with the rule each must be quarantined for), the duplicates and the poison records.
 Records are produced raw (KafkaProducer + our serializer) because the supplier edge
 refuses most of these before they reach Kafka.
+
+Kafka stamps each record with the producer's clock when it is sent (CreateTime), and
+validation measures `event_time` against that receipt. So the programme lies in the
+recent past (`today` is the injected clock, the UTC date by default), and the events
+broken for their time are set relative to the moment they are sent.
 """
 
 import random
@@ -18,12 +23,19 @@ from kafka import KafkaProducer
 
 from connectors.kafka.admin import ensure_topics
 from connectors.simulator.events import generate
-from connectors.simulator.world import World, build_world
+from connectors.simulator.world import World
 from governance.reference import ReferenceFile, load_reference
 from sangsaeng.settings import Settings, load_settings
 from schemas.serde import AvroSerializer, frame
 from schemas.topics import EventType, dlq_topic, supplier_topic
 from tests.support import upgraded_engine
+from tests.worlds import INGEST_DAYS, INGEST_SEED, INGEST_SUPPLIERS, ingest_programme
+
+
+def _received_in(delta: timedelta) -> datetime:
+    """`delta` from now, the moment the record is sent and so its Kafka timestamp."""
+    return datetime.now(UTC) + delta
+
 
 # Invalid events: (event type, rule it must be quarantined for, how to break a record;
 # `other` is another supplier of the world, for the spoof).
@@ -55,12 +67,12 @@ INVALID: list[tuple[EventType, str, Any]] = [
     (
         EventType.ENERGY,
         "event_time_not_in_future",
-        lambda r, other: r.update(event_time=datetime.now(UTC) + timedelta(days=1)),
+        lambda r, other: r.update(event_time=_received_in(timedelta(days=1))),
     ),
     (
         EventType.ENERGY,
         "event_time_within_horizon",
-        lambda r, other: r.update(event_time=datetime.now(UTC) - timedelta(days=400)),
+        lambda r, other: r.update(event_time=_received_in(-timedelta(days=400))),
     ),
     (EventType.ENERGY, "energy_physical_bound", lambda r, other: r.update(energy_kwh=5e9)),
     (
@@ -100,15 +112,19 @@ class IngestWorld:
     registry_url: str
     registry_auth: tuple[str, str]
     prefix: str = field(default_factory=lambda: "T" + uuid.uuid4().hex[:5])
-    suppliers: int = 3
-    days: int = 2
-    seed: int = 7
+    suppliers: int = INGEST_SUPPLIERS
+    days: int = INGEST_DAYS
+    seed: int = INGEST_SEED
+    today: date = field(default_factory=lambda: datetime.now(UTC).date())
     sent: list[Sent] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        start = date.today() - timedelta(days=self.days + 1)
-        self.world: World = build_world(
-            self.seed, self.suppliers, start, self.days, id_prefix=self.prefix
+        self.world: World = ingest_programme(
+            self.today,
+            seed=self.seed,
+            suppliers=self.suppliers,
+            days=self.days,
+            id_prefix=self.prefix,
         )
         topics = {
             supplier_topic(s.supplier_id, e): 3 for s in self.world.suppliers for e in EventType

@@ -27,6 +27,7 @@ from schemas.serde import AvroDeserializer
 from tests.integration.ingest_state import IngestState, read_state
 from tests.integration.ingest_world import IngestWorld
 from tests.support import cli_env
+from tests.worlds import LONG_INGEST_DAYS
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,7 @@ SANGSAENG = str(
 
 @pytest.fixture
 def world(make_world) -> IngestWorld:
-    return make_world(days=16)  # enough events for several large batches
+    return make_world(days=LONG_INGEST_DAYS)  # enough events for several large batches
 
 
 def assert_consistent(state: IngestState) -> None:

@@ -1,7 +1,7 @@
 """The MES simulator: deterministic, realistic enough, and flawed exactly as asked."""
 
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import yaml
@@ -26,6 +26,19 @@ def test_same_seed_gives_byte_identical_output(tmp_path):
     assert a == b and len(a) > 100_000
     assert a != c
     assert (tmp_path / "a.yaml").read_bytes() == (tmp_path / "b.yaml").read_bytes()
+
+
+def test_another_start_with_the_same_seed_gives_other_event_ids():
+    """A second window of the same programme adds events; it does not repeat ids."""
+
+    def ids(start: date) -> set[str]:
+        world = build_world(11, 4, start, 5)
+        return {str(e.record["event_id"]) for e in generate(world, seed=11, bad_rate=0.05)}
+
+    first, again, next_week = ids(START), ids(START), ids(START + timedelta(days=7))
+    assert first == again and len(first) > 1000
+    assert not first & next_week
+    assert not ids(START) & ids(START + timedelta(days=1))  # overlapping windows too
 
 
 def test_share_of_flawed_events_matches_bad_rate():

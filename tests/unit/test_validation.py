@@ -1,23 +1,29 @@
-"""The Great Expectations suites and runner on in-memory events (real GX, no services)."""
+"""The Great Expectations suites and runner on in-memory events (real GX, no services).
+
+Nothing here reads the clock: the programme is pinned (`tests.worlds.PINNED_START`) and
+each record's Kafka timestamp, its receipt, is derived from its event time.
+"""
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from connectors.simulator.events import generate
-from connectors.simulator.world import build_world
 from governance.reference import ReferenceFile, ReferenceSets
 from pipelines.decode import Event
 from pipelines.validation.runner import Validator
 from pipelines.validation.suites import TimeWindow
 from schemas.topics import EventType, supplier_topic
+from tests.worlds import validation_world
 
 pytestmark = pytest.mark.unit
 
-WORLD = build_world(3, 2, date.today() - timedelta(days=3), 2)
+WORLD = validation_world()
+# How long after its event time each record reached Kafka.
+TRANSIT = timedelta(seconds=90)
 
 
 @dataclass(frozen=True)
@@ -43,13 +49,18 @@ def reference_sets() -> ReferenceSets:
 VALIDATOR = Validator(reference_sets(), TimeWindow(future_seconds=300, horizon_seconds=30 * 86400))
 
 
+def received(payload: dict[str, Any]) -> datetime:
+    """When the (unbroken) record reached Kafka: its event time plus `TRANSIT`."""
+    return payload["event_time"] + TRANSIT
+
+
 def events_of(event_type: EventType, n: int = 20) -> list[Event]:
-    now_ms = int(datetime.now(UTC).timestamp() * 1000)
     out = []
     for i, e in enumerate(generate(WORLD, seed=3, bad_rate=0)):
         if e.event_type == event_type.value:
             payload = dict(e.record, event_id=str(e.record["event_id"]))
-            source = Record(supplier_topic(e.supplier_id, event_type), 0, i, now_ms)
+            received_ms = int(received(e.record).timestamp() * 1000)
+            source = Record(supplier_topic(e.supplier_id, event_type), 0, i, received_ms)
             out.append(Event(source, event_type, e.supplier_id, payload))
         if len(out) == n:
             break
@@ -94,13 +105,13 @@ CASES = [
     (EventType.MACHINE_STATUS, {"supplier_id": "S9999"}, "supplier_id_matches_topic", "S9999"),
     (
         EventType.ENERGY,
-        {"event_time": lambda p: datetime.now(UTC) + timedelta(hours=1)},
+        {"event_time": lambda p: received(p) + timedelta(hours=1)},
         "event_time_not_in_future",
         None,
     ),
     (
         EventType.ENERGY,
-        {"event_time": lambda p: datetime.now(UTC) - timedelta(days=31)},
+        {"event_time": lambda p: received(p) - timedelta(days=31)},
         "event_time_within_horizon",
         None,
     ),
