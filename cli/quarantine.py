@@ -44,6 +44,7 @@ def quarantine_list(
         status=None if status is Status.ALL else status.value,
         limit=limit,
     )
+    table = fmt is Format.TABLE
     rows = [
         {
             "id": str(e.quarantine_id),
@@ -51,22 +52,25 @@ def quarantine_list(
             "supplier": e.supplier_id,
             "type": e.event_type,
             "event id": e.event_id,
+            "where": f"{e.topic}[{e.partition}]@{e.offset}",
             "topic": e.topic,
             "partition": e.partition,
             "offset": e.offset,
             "status": e.status,
-            "reasons": [r["message"] for r in e.reasons] if fmt is Format.TABLE else e.reasons,
+            "reasons": [r["message"] for r in e.reasons] if table else e.reasons,
         }
         for e in entries
     ]
-    columns = ["id", "first seen", "supplier", "type", "event id", "topic", "partition", "offset"]
+    # A table shows where a record was read in one column; programs get the parts.
+    where = ["where"] if table else ["topic", "partition", "offset"]
+    columns = ["id", "first seen", "supplier", "type", "event id", *where]
     columns += ["status", "reasons"] if status is Status.ALL else ["reasons"]
     emit(
         rows,
         columns,
         fmt,
         title=f"Quarantine ({status.value})",
-        ids=["id", "supplier", "event id", "topic"],
+        ids=["id", "supplier", "event id", "where"],
         lines=True,
     )
     if fmt is Format.TABLE:
