@@ -1,7 +1,8 @@
 """What the CLI prints: the consoles, one-line errors, and listings as table, JSON or CSV.
 
 Every list command takes `--format table|json|csv` and hands its rows here. Tables wrap
-long text in its own column and never cut an id column, whatever the terminal width.
+long text in its own column and never cut an id column, whatever the terminal width
+(when the ids alone are wider than the terminal, the table is printed wider).
 """
 
 import csv
@@ -14,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 console = Console()
@@ -91,7 +93,12 @@ def emit(
             table.add_column(c, overflow="fold", justify="right" if c in right else "left")
     for r in rows:
         table.add_row(*(_cell(r.get(c)) for c in columns))
-    console.print(table)
+    # Rich shrinks even no-wrap columns when their widths add up to more than the
+    # terminal: then print wider than the terminal (which wraps the lines) instead.
+    needed = Measurement.get(console, console.options.update_width(100_000), table).minimum
+    if needed > console.width:
+        table.width = needed
+    console.print(table, crop=False)
 
 
 def _cell(value: Any) -> str:

@@ -1,7 +1,9 @@
-"""Helpers the integration tests share: a clean CLI environment, reading a topic back,
-and the JSON value strategy the fuzz tests build on."""
+"""Helpers the integration tests share: a clean CLI environment and running the CLI in
+it, reading a topic back, and the JSON value strategy the fuzz tests build on."""
 
 import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -35,6 +37,18 @@ def cli_env(**settings: str) -> dict[str, str]:
     env.update({f"SANGSAENG_{name.upper()}": value for name, value in settings.items()})
     env["COLUMNS"] = "200"
     return env
+
+
+def run_cli(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    """`sangsaeng *args` as a user runs it (`python -m cli`), in `env`, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def read_topic(bootstrap: str, topic: str) -> list[Any]:

@@ -83,7 +83,6 @@ def _metadata_consumer(bootstrap: str, timeout_s: float) -> KafkaConsumer:
             enable_auto_commit=False,
             request_timeout_ms=int(max(timeout_s, 1) * 1000) + 1000,
             bootstrap_timeout_ms=int(timeout_s * 1000),
-            api_version_auto_timeout_ms=int(timeout_s * 1000),
             client_id="sangsaeng-metadata",
         )
     except (KafkaError, OSError) as exc:

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from connectors.kafka.admin import ensure_topics
+from connectors.onboarding import supplier_topics
 from connectors.sdk.client import EVENT_ID_HEADER
 from infra.process import wait_for
 from tests.support import cli_env, read_topic
@@ -41,7 +42,7 @@ def csv_rows(n: int, bad_every: int = 0) -> str:
 def setup(kafka_bootstrap, shared_registry, tmp_path):
     supplier = f"F{os.getpid() % 1000}{int(time.time() * 1000) % 100000}"
     topic = f"sup.{supplier}.energy"
-    ensure_topics(kafka_bootstrap, {topic: 2})
+    ensure_topics(kafka_bootstrap, supplier_topics(supplier, 2))  # onboarded: all its topics
     drop = tmp_path / "drop"
     drop.mkdir()
     (tmp_path / "mapping.yaml").write_text(MAPPING)

@@ -8,6 +8,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from connectors.kafka.admin import ensure_topics
+from connectors.onboarding import supplier_topics
 from tests.support import cli_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
@@ -15,7 +16,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 def test_push_sends_good_lines_and_lists_bad_ones(kafka_bootstrap, shared_registry, tmp_path):
     topic = "sup.S0201.energy"
-    ensure_topics(kafka_bootstrap, {topic: 1})
+    ensure_topics(kafka_bootstrap, supplier_topics("S0201", 1))  # onboarded: all its topics
     good = {
         "site_id": "S0201-P1",
         "source_system": "csv-export",

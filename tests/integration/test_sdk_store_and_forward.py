@@ -15,6 +15,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from connectors.kafka.admin import ensure_topics
+from connectors.onboarding import supplier_topics
 from connectors.sdk import SupplierClient
 from connectors.sdk.client import EVENT_ID_HEADER
 from infra.kafka.broker import KafkaBroker
@@ -99,7 +100,7 @@ def test_events_accepted_during_an_outage_arrive_all_once_in_order(
     from schemas.serde import AvroDeserializer
 
     topic = "sup.S0101.production"
-    ensure_topics(broker.bootstrap, {topic: 3})
+    ensure_topics(broker.bootstrap, supplier_topics("S0101", 3))
     broker.stop()
 
     client = SupplierClient(
@@ -149,7 +150,7 @@ def test_killing_the_sender_mid_flush_loses_and_doubles_nothing(broker, shared_r
     from schemas.serde import AvroDeserializer
 
     topic = "sup.S0102.production"
-    ensure_topics(broker.bootstrap, {topic: 3})
+    ensure_topics(broker.bootstrap, supplier_topics("S0102", 3))
     events_file = tmp_path / "events.json"
     events_file.write_text(json.dumps(events("S0102")))
     argv = [
@@ -197,7 +198,7 @@ def test_a_crash_between_ack_and_spool_delete_is_not_resent(broker, shared_regis
     from schemas.serde import AvroDeserializer
 
     topic = "sup.S0103.production"
-    ensure_topics(broker.bootstrap, {topic: 3})
+    ensure_topics(broker.bootstrap, supplier_topics("S0103", 3))
     spool = tmp_path / "spool.db"
 
     first = SupplierClient(
