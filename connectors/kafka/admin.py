@@ -6,6 +6,7 @@ meant it to (onboarding a supplier, the demo), with its partitions and retention
 
 import contextlib
 import logging
+import socket
 from collections.abc import Iterable, Iterator, Mapping
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -76,7 +77,25 @@ def ensure_topics(
     return created
 
 
+def _any_listening(bootstrap: str, timeout_s: float) -> bool:
+    """Whether a TCP connection to some bootstrap server opens: a refused port is known
+    at once, where kafka-python would retry it until its bootstrap timeout."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
 def _metadata_consumer(bootstrap: str, timeout_s: float) -> KafkaConsumer:
+    if not _any_listening(bootstrap, min(timeout_s, 2.0)):
+        raise TransientError(
+            f"no Kafka broker answers at {bootstrap} (connection refused): start one with "
+            f"`sangsaeng stack up`, or point SANGSAENG_KAFKA_BOOTSTRAP at yours"
+        )
     try:
         return KafkaConsumer(
             bootstrap_servers=bootstrap,
