@@ -37,14 +37,17 @@ DEMO_BAD_RATE = 0.03
 def demo() -> None:
     """Start the stack, register the contracts, stream a simulated week of 4 suppliers in,
     then land it (validate, quarantine) and show the counts per supplier."""
+    from cli.platform import databases
     from migrations.schema import upgrade
     from sangsaeng.db import make_engine
 
     current = settings()
+    for role, url in databases().items():
+        made = make_engine(url)
+        console.print(f"[green]✓[/] {role} database at revision {upgrade(made).after}")
+        made.dispose()
     engine = make_engine(current.database_url)
-    outcome = upgrade(engine)
-    console.print(f"[green]✓[/] platform database at revision {outcome.after}")
-    _stack_up(current, engine)
+    _stack_up(current)
     _register_contracts(current)
     world, report = _stream_week(current)
     _land(current, engine)
@@ -57,18 +60,12 @@ def demo() -> None:
     )
 
 
-def _ensure(engine: "Engine") -> None:
-    from migrations.schema import ensure
-
-    ensure(engine)
-
-
-def _stack_up(current: Settings, engine: "Engine") -> None:
+def _stack_up(current: Settings) -> None:
     from infra.stack import Stack
 
     stack = Stack.from_settings(current)
     with console.status("Starting the stack…") as status:
-        stack.up(report=status.update, prepare=lambda: _ensure(engine))
+        stack.up(report=status.update)  # the databases were upgraded just before
     console.print(f"[green]✓[/] Apache Kafka answers at {stack.kafka.bootstrap}")
     console.print(f"[green]✓[/] schema registry answers at {stack.registry.url}")
     console.print(f"[green]✓[/] ingest gateway answers at {stack.gateway.url}")

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from cli.output import Format, FormatOption, console, emit
-from cli.platform import engine, settings
+from cli.platform import registry_engine, settings
 from sangsaeng.errors import PlatformError
 
 registry_app = typer.Typer(help="The Confluent-compatible schema registry.", no_args_is_help=True)
@@ -25,13 +25,14 @@ def registry_serve(
 ) -> None:
     """Run the registry in the foreground at SANGSAENG_SCHEMA_REGISTRY_URL (OpenAPI at /docs).
 
-    An empty platform database is upgraded first; one at another revision is refused
-    with a line naming `sangsaeng db upgrade`.
+    Keeps schemas and users in SANGSAENG_REGISTRY_DATABASE_URL (a SQLite file of its own
+    in the state dir by default). An empty database is upgraded first; one at another
+    revision is refused with a line naming `sangsaeng db upgrade`.
     """
     from schemas.registry.server import host_port, serve
 
     current = settings()
-    engine().dispose()
+    registry_engine().dispose()
     default_host, default_port = host_port(current.schema_registry_url)
     serve(current, host or default_host, port or default_port)
 
@@ -41,7 +42,7 @@ def registry_add_user(name: Annotated[str, typer.Argument(help="User name.")]) -
     """Create (or reset) a user who may write to the registry; prints its password once."""
     from schemas.registry.auth import Credentials
 
-    password = Credentials(engine()).add_user(name)
+    password = Credentials(registry_engine()).add_user(name)
     console.print(f"user [bold]{name}[/], password [bold]{password}[/] (shown only now)")
     console.print(f"clients use it as SANGSAENG_REGISTRY_AUTH={name}:<password>")
 

@@ -55,10 +55,11 @@ def _print_status(statuses: list[Any], fmt: Format) -> None:
 
 
 def _prepare_database() -> None:
-    """Before the registry and gateway start: the database at this release (or refused)."""
-    from cli.platform import engine
+    """Before the registry and gateway start: their databases at this release (or refused)."""
+    from cli.platform import engine, registry_engine
 
     engine().dispose()
+    registry_engine().dispose()
 
 
 @app.command("up")

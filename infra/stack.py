@@ -33,6 +33,15 @@ def _local_data(settings: Settings) -> tuple[Path, ...]:
     url = make_url(settings.database_url)
     state = settings.state_dir.resolve()
     kept_with_it = (state / "registry-credentials", settings.dagster_home.resolve())
+    registry = make_url(settings.registry_database_url)
+    if registry.get_backend_name() == "sqlite" and registry.database:
+        own = Path(registry.database).resolve()
+        if own.is_relative_to(state):
+            kept_with_it += (
+                own,
+                own.with_name(own.name + "-wal"),
+                own.with_name(own.name + "-shm"),
+            )
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         db = Path(url.database).resolve()
         if db.is_relative_to(state):

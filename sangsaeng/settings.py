@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the platform DB; unset: SQLite in the state dir "
         "(<state_dir>/sangsaeng.db).",
     )
+    registry_database_url: str = Field(
+        "",
+        description="SQLAlchemy URL of the schema registry's database; unset: a SQLite file "
+        "of its own in the state dir when the platform database is SQLite (so registrations "
+        "never wait behind an ingest holding SQLite's one write lock), else the platform DB.",
+    )
     dagster_url: str = Field(
         "http://127.0.0.1:3000", description="Where `sangsaeng ui` serves the Dagster UI."
     )
@@ -111,11 +117,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _database_in_state_dir(self) -> "Settings":
+        # frozen model: the derived defaults are set once here, before anyone can read them
         if not self.database_url:
-            # frozen model: set once here, before anyone can read it
             object.__setattr__(
                 self, "database_url", f"sqlite:///{(self.state_dir / 'sangsaeng.db').resolve()}"
             )
+        if not self.registry_database_url:
+            own = f"sqlite:///{(self.state_dir / 'registry.db').resolve()}"
+            shared = not self.database_url.startswith("sqlite")
+            object.__setattr__(self, "registry_database_url", self.database_url if shared else own)
         return self
 
     @property

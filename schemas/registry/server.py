@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.engine import Engine
 
 from sangsaeng.db import make_engine
 from sangsaeng.settings import Settings
@@ -21,9 +22,19 @@ def host_port(url: str) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
 
 
+# A registration waits at most this long for SQLite's write lock per attempt (three
+# attempts): it finishes or fails within seconds, whatever else writes.
+SQLITE_LOCK_WAIT_S = 2.0
+
+
+def registry_engine(settings: Settings) -> Engine:
+    """An engine on the registry's database (`SANGSAENG_REGISTRY_DATABASE_URL`)."""
+    return make_engine(settings.registry_database_url, sqlite_timeout_s=SQLITE_LOCK_WAIT_S)
+
+
 def build_app(settings: Settings) -> tuple[FastAPI, Credentials]:
-    """The registry app on the platform database named by `settings`."""
-    engine = make_engine(settings.database_url)
+    """The registry app on the registry's database named by `settings`."""
+    engine = registry_engine(settings)
     credentials = Credentials(engine)
     return create_app(RegistryStore(engine), credentials), credentials
 

@@ -78,7 +78,7 @@ class RegistryStore:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _write(self, work: Callable[[Session], T], attempts: int = 5) -> T:
+    def _write(self, work: Callable[[Session], T], attempts: int = 3) -> T:
         """Run `work` in a transaction; retry when another process won a race."""
         with self._write_lock:
             for attempt in range(attempts):

@@ -94,7 +94,12 @@ def test_services_refuse_a_database_behind_this_release(db_url: str, tmp_path) -
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE landing_energy DROP COLUMN buyer_id"))
     engine.dispose()
-    env = cli_env(database_url=db_url, state_dir=str(tmp_path), kafka_bootstrap="127.0.0.1:1")
+    env = cli_env(
+        database_url=db_url,
+        registry_database_url=db_url,  # the registry on the platform database, as on PostgreSQL
+        state_dir=str(tmp_path),
+        kafka_bootstrap="127.0.0.1:1",
+    )
     for command in (
         ["registry", "serve", "--port", "1"],
         ["gateway", "serve", "--port", "1"],
