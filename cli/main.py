@@ -20,6 +20,7 @@ from cli import (
     reference,
     registry,
     simulate,
+    spool,
     stack,
     suppliers,
     ui,
@@ -35,7 +36,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for group in (stack, db, registry, suppliers, gateway, files, reference, quarantine):
+for group in (stack, db, registry, suppliers, gateway, spool, files, reference, quarantine):
     group.register(app)
 for command in (simulate, push, ingest, ui, demo):
     command.register(app)

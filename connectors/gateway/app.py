@@ -154,6 +154,14 @@ def create_app(
     def root() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/metrics", summary="Forwarding per supplier")
+    def metrics() -> dict[str, Any]:
+        """Per supplier with a spool: events `spooled` (waiting for the broker),
+        `dead_letters` (refused by the broker for good: `sangsaeng spool list`),
+        `last_forwarded_at`, and `last_error` with its `kind`: `away` (retried),
+        `refused` (moved to the dead letters) or `not_onboarded`."""
+        return pool.metrics()
+
     @app.post(
         "/v1/events/{event_type}",
         status_code=202,

@@ -6,15 +6,24 @@ from fastapi import FastAPI
 from connectors.gateway.app import create_app
 from connectors.gateway.forwarder import ClientPool
 from connectors.sdk import SupplierClient
+from connectors.sdk.spool import spool_folder
 from governance.parties import Parties
 from sangsaeng.db import make_engine
 from sangsaeng.settings import Settings
 
 
 def build(settings: Settings) -> tuple[FastAPI, ClientPool]:
-    """The gateway app and its forwarder (not started) for `settings`."""
+    """The gateway app and its forwarder (not started) for `settings`.
+
+    Once started, the forwarder drains every spool in `<state_dir>/spool` of an
+    onboarded supplier, whether or not that supplier sends again.
+    """
     suppliers = Parties(make_engine(settings.database_url))
-    pool = ClientPool(lambda supplier_id: SupplierClient.from_settings(supplier_id, settings))
+    pool = ClientPool(
+        lambda supplier_id: SupplierClient.from_settings(supplier_id, settings),
+        spool_dir=spool_folder(settings.state_dir),
+        known=suppliers.is_supplier,
+    )
     app = create_app(suppliers, pool, rate_per_second=settings.gateway_rate_per_second)
     return app, pool
 

@@ -9,24 +9,36 @@ being accepted up to the spool's limit, then `send` refuses with `SpoolFull`.
 Each record carries its `event_id` in a header. If a process died after the broker
 took a batch but before the spool forgot it, the next client on that spool finds
 those ids in the tail of the topics and drops them instead of sending them twice.
+
+Two things can stop an event on its way, and every message says which: the broker is
+*away* (out of reach, not answering in time: the event stays spooled and is retried),
+or the broker *refused* the event for good (a non-retriable answer such as
+`MessageSizeTooLargeError`, from the broker or from the producer's own
+`max_request_size`): the event moves to the spool's dead letters with the broker's
+reason, and the events behind it flow on (`sangsaeng spool list|retry|drop`).
 """
 
 import contextlib
 import fcntl
 import logging
+import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import errors as kafka_errors
 from kafka.errors import KafkaError, KafkaTimeoutError
 
 from connectors.kafka.admin import missing_topics
 from connectors.sdk.coerce import CoercionError, coerce
-from connectors.sdk.spool import Spool, SpooledEvent
+from connectors.sdk.spool import Spool, SpooledEvent, spool_folder
 from governance.parties import NotOnboarded, not_onboarded
 from sangsaeng.errors import PlatformError, TerminalError, TransientError
 from sangsaeng.settings import Settings
@@ -38,6 +50,7 @@ from schemas.topics import EventType, check_supplier_id, supplier_topic
 log = logging.getLogger(__name__)
 
 EVENT_ID_HEADER = "sangsaeng.event_id"
+FORWARDING_MARK = "forwarding"  # set in the spool while a flush runs (holds the pid)
 # The field whose events must stay in order: one Kafka key (so one partition) per value.
 ORDER_KEY = {
     EventType.PRODUCTION: "line_id",
@@ -58,6 +71,63 @@ class EventRejected(TerminalError):
 
 class SpoolFull(TransientError):
     """The spool holds its maximum; the broker must take some events first."""
+
+
+class BrokerAway(TransientError):
+    """The broker is out of reach or did not answer in time; the events stay spooled."""
+
+
+class ForwardKind(StrEnum):
+    """What stopped a forward: the broker away (events stay spooled and are retried),
+    an event refused for good (moved to the dead letters), or a supplier without topics."""
+
+    AWAY = "away"
+    REFUSED = "refused"
+    NOT_ONBOARDED = "not_onboarded"
+
+
+@dataclass(frozen=True)
+class ForwardProblem:
+    """The last thing that stopped a client's forwarding, as its message said it."""
+
+    kind: ForwardKind
+    message: str
+    at: datetime
+
+
+# Not retriable, yet not the record's fault: this producer, its credentials or the
+# broker's version. Retried like an outage (a record is never dead-lettered for them).
+NOT_THE_RECORD: tuple[type[KafkaError], ...] = (
+    kafka_errors.ClusterAuthorizationFailedError,
+    kafka_errors.TransactionalIdAuthorizationFailedError,
+    kafka_errors.SaslAuthenticationFailedError,
+    kafka_errors.IllegalStateError,
+    kafka_errors.IllegalArgumentError,
+    kafka_errors.KafkaConfigurationError,
+    kafka_errors.KafkaProtocolError,
+    kafka_errors.UnrecognizedBrokerVersion,
+    kafka_errors.UnsupportedVersionError,
+    kafka_errors.InvalidRequiredAcksError,
+    kafka_errors.OutOfOrderSequenceNumberError,
+    kafka_errors.InvalidProducerEpochError,
+    kafka_errors.InvalidProducerIdMappingError,
+    kafka_errors.ProducerFencedError,
+    kafka_errors.UnknownProducerIdError,
+)
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """True for a Kafka error that refuses a record for good (too large, invalid or
+    corrupt, an invalid or forbidden topic...): not `retriable`, and not about the
+    producer itself (`NOT_THE_RECORD`)."""
+    return isinstance(exc, KafkaError) and not exc.retriable and not isinstance(exc, NOT_THE_RECORD)
+
+
+def kafka_reason(exc: BaseException) -> str:
+    """The error's name and what it means, from its message or, for a broker's error
+    code that came without one, the protocol's description."""
+    detail = exc.args[0] if exc.args and exc.args[0] else getattr(exc, "description", "")
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 
 class SupplierClient:
@@ -97,6 +167,8 @@ class SupplierClient:
         self._recovered = False
         self._onboarded = False  # the broker was seen holding this supplier's topics
         self._unreachable_until = 0.0  # monotonic time until which we do not ask again
+        self.last_problem: ForwardProblem | None = None  # what last stopped a forward
+        self.last_forwarded_at: datetime | None = None  # when the broker last took events
 
     @classmethod
     def from_settings(cls, supplier_id: str, settings: Settings, **kwargs: Any) -> "SupplierClient":
@@ -106,7 +178,7 @@ class SupplierClient:
             supplier_id,
             bootstrap=settings.kafka_bootstrap,
             registry=registry,
-            spool_path=settings.state_dir / "spool" / f"{supplier_id}.db",
+            spool_path=spool_folder(settings.state_dir) / f"{supplier_id}.db",
             **kwargs,
         )
 
@@ -223,19 +295,33 @@ class SupplierClient:
             )
 
     def pending(self) -> int:
-        """Events accepted but not yet acknowledged by the broker."""
+        """Events accepted but not yet acknowledged by the broker (dead letters aside)."""
         return self.spool.count()
+
+    def dead_letters(self) -> int:
+        """Events the broker refused for good, kept aside in the spool's dead letters."""
+        return self.spool.dead_count()
 
     # -- forwarding --------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _forwarding(self) -> Iterator[None]:
-        """One forwarder per spool at a time (two would send the same events twice)."""
+        """One forwarder per spool at a time (two would send the same events twice).
+
+        Several processes may forward one spool in turn (an SDK and a gateway on one
+        state dir); one that died mid-flush leaves its mark in the spool, so the next
+        looks in Kafka for what it delivered before sending anything.
+        """
         with self.spool.path.with_suffix(".lock").open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
+                if self.spool.cursor(FORWARDING_MARK) is not None:
+                    self._recovered = False
+                self.spool.set_cursor(FORWARDING_MARK, os.getpid())
                 yield
             finally:
+                with contextlib.suppress(sqlite3.Error):  # a closed spool: the mark stays
+                    self.spool.drop_cursor(FORWARDING_MARK)
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _producer_or_fail(self) -> KafkaProducer:
@@ -249,60 +335,149 @@ class SupplierClient:
         return self._producer
 
     def _unreachable(self, exc: Exception) -> TransientError:
-        return TransientError(
-            f"the broker at {self.bootstrap} did not take the events ({type(exc).__name__}); "
-            f"{self.spool.count()} stay spooled and go out on the next flush"
+        if isinstance(exc, KafkaError) and not exc.retriable:
+            what = f"turned this producer away ({kafka_reason(exc)}); no event was refused"
+        else:
+            what = f"is away: out of reach or not answering in time ({type(exc).__name__})"
+        return BrokerAway(
+            f"the broker at {self.bootstrap} {what}; {self.spool.count()} events stay spooled "
+            "and go out on the next flush"
         )
+
+    def _note(self, kind: ForwardKind, message: str) -> None:
+        self.last_problem = ForwardProblem(kind, message, datetime.now(UTC))
 
     def flush(self, progress: Any = None) -> int:
         """Forward every spooled event, oldest first; returns how many the broker took.
 
-        Raises `TransientError` when the broker is unreachable: what was not acknowledged
-        stays spooled. `progress(n)` is called after each acknowledged batch.
+        An event the broker refuses for good moves to the spool's dead letters (logged
+        with the broker's reason, kept in `last_problem`) and the rest flows on. Raises
+        `BrokerAway` (a `TransientError`) when the broker is out of reach, or
+        `NotOnboarded` when it lacks the supplier's topics: what was not acknowledged
+        stays spooled. `progress(n)` is called after each batch with how many events
+        left the spool (acknowledged or dead-lettered).
         """
         sent = 0
         with self._forwarding():
-            self._recover()
-            while batch := self.spool.oldest(self.batch_size):
-                done = self._forward(batch)
-                sent += done
-                if progress is not None:
-                    progress(done)
+            try:
+                self._recover()
+                while batch := self.spool.oldest(self.batch_size):
+                    taken, refused = self._forward(batch)
+                    sent += taken
+                    if taken:
+                        self.last_forwarded_at = datetime.now(UTC)
+                    if progress is not None:
+                        progress(taken + refused)
+            except NotOnboarded as exc:
+                self._note(ForwardKind.NOT_ONBOARDED, str(exc))
+                raise
+            except TransientError as exc:
+                self._note(ForwardKind.AWAY, str(exc))
+                raise
         return sent
 
-    def _forward(self, batch: list[SpooledEvent]) -> int:
+    def _framed(self, batch: list[SpooledEvent]) -> list[tuple[SpooledEvent, bytes]]:
+        """Each event with its Confluent-framed value, before anything is sent (asking
+        the registry for a schema id midway would leave half a batch in the producer)."""
+        return [(e, self._serializers[EventType(e.event_type)].header + e.body) for e in batch]
+
+    def _send(self, producer: KafkaProducer, event: SpooledEvent, value: bytes) -> Any:
+        return producer.send(
+            event.topic,
+            key=event.key,
+            value=value,
+            headers=[(EVENT_ID_HEADER, event.event_id.encode())],
+        )
+
+    def _forward(self, batch: list[SpooledEvent]) -> tuple[int, int]:
+        """Send one batch; returns (acknowledged, dead-lettered). Raises as `flush`."""
+        framed = self._framed(batch)
         producer = self._producer_or_fail()
-        futures = []
+        futures, refused = [], []
+        stopped: KafkaError | None = None
+        for event, value in framed:
+            try:
+                futures.append((event, self._send(producer, event, value)))
+            except KafkaError as exc:
+                if not is_refusal(exc):
+                    stopped = exc  # the rest waits: nothing is sent past a gap
+                    break
+                # The producer's own checks (max_request_size) judge this record alone,
+                # before it leaves: certainly refused, certainly not in Kafka.
+                refused.append((event, exc))
         try:
-            for event in batch:
-                value = self._serializers[EventType(event.event_type)].header + event.body
-                futures.append(
-                    (
-                        event.seq,
-                        producer.send(
-                            event.topic,
-                            key=event.key,
-                            value=value,
-                            headers=[(EVENT_ID_HEADER, event.event_id.encode())],
-                        ),
-                    )
-                )
             producer.flush()
         except KafkaError as exc:
-            self._forget_producer()
-            raise self._why_not_taken(exc) from None
-        acked, failure = [], None
-        for seq, future in futures:
+            stopped = stopped or exc
+        acked, failed = [], []
+        for event, future in futures:
             try:
                 future.get(timeout=0)
-                acked.append(seq)
-            except KafkaError as exc:
-                failure = exc
+                acked.append(event.seq)
+            except KafkaError as exc:  # a future not done raises KafkaTimeoutError
+                failed.append((event, exc))
         self.spool.remove(acked)
-        if failure is not None:
+        for event, exc in refused:
+            self._refuse(event, exc)
+        if stopped is None and failed and all(is_refusal(exc) for _, exc in failed):
+            # The broker refused something for good. A refusal fails the records behind
+            # it in its partition too (and leaves the producer failing all it is given),
+            # so only a record refused when sent alone is dead-lettered.
             self._forget_producer()
-            raise self._why_not_taken(failure)
-        return len(acked)
+            return len(acked), len(refused) + self._one_by_one([e for e, _ in failed])
+        if stopped is not None or failed:
+            self._forget_producer()
+            # Records the old producer still held may yet arrive: look before resending.
+            self._recovered = False
+            raise self._why_not_taken(stopped or failed[0][1])
+        return len(acked), len(refused)
+
+    def _one_by_one(self, suspects: list[SpooledEvent]) -> int:
+        """Send `suspects` (failed beside a refusal) one at a time, in order, until one
+        is refused alone: that one is dead-lettered, the rest stays for the next batch.
+        Returns how many left the spool (sent, already in Kafka, or dead-lettered)."""
+        # A refusal proves those records were not written; the tail is read anyway, so
+        # that a record is never sent twice on the word of a failed producer.
+        seen = self._in_kafka({e.topic for e in suspects})
+        arrived = [e.seq for e in suspects if e.event_id in seen]
+        self.spool.remove(arrived)
+        done = len(arrived)
+        producer = self._producer_or_fail()
+        for event, value in self._framed([e for e in suspects if e.event_id not in seen]):
+            try:
+                future = self._send(producer, event, value)
+                producer.flush()
+                future.get(timeout=0)
+            except KafkaError as exc:
+                self._forget_producer()
+                if not is_refusal(exc):
+                    self._recovered = False
+                    raise self._why_not_taken(exc) from None
+                self._refuse(event, exc)
+                return done + 1
+            self.spool.remove([event.seq])
+            done += 1
+        return done
+
+    def _refuse(self, event: SpooledEvent, exc: KafkaError) -> None:
+        """Move an event the broker refused for good to the dead letters, and say so."""
+        reason = kafka_reason(exc)
+        self.spool.dead_letter(event.seq, reason)
+        message = (
+            f"the broker at {self.bootstrap} refused event {event.event_id} of "
+            f"{event.topic} ({len(event.body):,} bytes) for good: {reason}; it moved to the "
+            f"spool's dead letters (`sangsaeng spool list --supplier {self.supplier_id}`), "
+            "the events after it go on"
+        )
+        log.warning("%s", message)
+        self._note(ForwardKind.REFUSED, message)
+
+    def _in_kafka(self, topics: set[str]) -> set[str]:
+        """The event ids in the last `batch_size` records of each partition of `topics`."""
+        try:
+            return event_ids_in_tail(self.bootstrap, sorted(topics), self.batch_size)
+        except KafkaError as exc:
+            raise self._unreachable(exc) from None
 
     def _why_not_taken(self, exc: Exception) -> PlatformError:
         """Broker away (transient), or a broker that answers but lacks our topics?
@@ -330,19 +505,16 @@ class SupplierClient:
             self._producer = None
 
     def _recover(self) -> None:
-        """Drop spooled events the broker already has (a crash between ack and delete).
+        """Drop spooled events the broker already has: a crash between ack and delete,
+        or a forward that failed with records it may still have delivered (re-armed then).
 
         At most one batch can be in that state, so the last `batch_size` records of
         each partition of the spooled topics are enough to look at.
         """
-        if self._recovered or self.spool.count() == 0:
+        if self._recovered or self.spool.empty():
             self._recovered = True
             return
-        try:
-            seen = event_ids_in_tail(self.bootstrap, self.spool.topics(), self.batch_size)
-        except KafkaError as exc:
-            raise self._unreachable(exc) from None
-        dropped = self.spool.remove_event_ids(seen)
+        dropped = self.spool.remove_event_ids(self._in_kafka(set(self.spool.topics())))
         if dropped:
             log.warning("dropped %d spooled events the broker already had", dropped)
         self._recovered = True

@@ -17,7 +17,7 @@ from kafka import KafkaConsumer, TopicPartition
 from connectors.kafka.admin import ensure_topics
 from connectors.onboarding import supplier_topics
 from connectors.sdk import SupplierClient
-from connectors.sdk.client import EVENT_ID_HEADER
+from connectors.sdk.client import EVENT_ID_HEADER, ForwardKind
 from infra.kafka.broker import KafkaBroker
 from infra.process import free_port, wait_for
 from sangsaeng.errors import PlatformError, TransientError
@@ -114,9 +114,11 @@ def test_events_accepted_during_an_outage_arrive_all_once_in_order(
     for start in range(0, N, 1000):
         sent.update(client.send_many("production", events("S0101")[start : start + 1000]))
     assert client.pending() == N
-    with pytest.raises(TransientError, match="stay spooled"):
+    with pytest.raises(TransientError, match=r"is away.*stay spooled") as away:
         client.flush()
-    assert client.pending() == N
+    assert "refused" not in str(away.value)
+    assert client.pending() == N and client.dead_letters() == 0  # an outage refuses nothing
+    assert client.last_problem is not None and client.last_problem.kind is ForwardKind.AWAY
 
     broker.start()
     assert client.flush() == N
