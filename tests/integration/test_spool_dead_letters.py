@@ -16,6 +16,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 
 from connectors.gateway.server import build
 from connectors.kafka.admin import admin_client, ensure_topics
+from connectors.onboarding import supplier_topics
 from connectors.onboarding import onboard
 from connectors.sdk import SupplierClient
 from connectors.sdk.client import EVENT_ID_HEADER, ForwardKind
@@ -99,7 +100,9 @@ def test_a_record_the_broker_refuses_is_dead_lettered_and_the_rest_arrives_in_or
 ):
     supplier = f"D{uuid.uuid4().hex[:6]}"
     topic = f"sup.{supplier}.production"
-    ensure_topics(kafka_bootstrap, {topic: 3}, configs=TOPIC_LIMIT)
+    # The limit on this supplier's own topics only (the dead-letter topics are shared).
+    own = {t: n for t, n in supplier_topics(supplier, 3).items() if t.startswith("sup.")}
+    ensure_topics(kafka_bootstrap, own, configs=TOPIC_LIMIT)
     state = tmp_path / "state"
     client = SupplierClient(
         supplier,
@@ -142,7 +145,7 @@ def test_a_record_over_the_producers_own_limit_is_dead_lettered_and_can_be_dropp
 ):
     supplier = f"D{uuid.uuid4().hex[:6]}"
     topic = f"sup.{supplier}.production"
-    ensure_topics(kafka_bootstrap, {topic: 3})
+    ensure_topics(kafka_bootstrap, supplier_topics(supplier, 3))
     state = tmp_path / "state"
     client = SupplierClient(
         supplier,
@@ -284,7 +287,7 @@ def test_a_forwarder_that_died_mid_flush_is_not_resent_by_another_on_the_same_sp
     after the broker took a batch but before the spool forgot it."""
     supplier = f"D{uuid.uuid4().hex[:6]}"
     topic = f"sup.{supplier}.production"
-    ensure_topics(kafka_bootstrap, {topic: 3})
+    ensure_topics(kafka_bootstrap, supplier_topics(supplier, 3))
     spool = tmp_path / f"{supplier}.db"
 
     def client() -> SupplierClient:
