@@ -68,7 +68,7 @@ from schemas.serde import AvroSerializer
 from schemas.topics import EventType, supplier_topic
 
 console = Console()
-app = typer.Typer(add_completion=False)
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 SCENARIOS = ("broker", "gateway", "ingest", "postgres", "poison")
 
 
@@ -251,8 +251,8 @@ def settle(bench: Bench, outcome: Outcome, database_url: str, prefix: str) -> No
     settings = bench.settings(database_url, ingest_topics=rf"sup\.{prefix}.+")
     try:
         run_ingest(settings, until_caught_up=True, max_records=20_000)
-    except PlatformError as exc:
-        outcome.stalls.append(f"final ingest failed: {exc}")
+    except Exception as exc:  # noqa: BLE001 - whatever stops ingest is what we report
+        outcome.stalls.append(f"ingest failed: {type(exc).__name__}: {str(exc)[:200]}")
     engine = make_engine(database_url)
     landed: Counter[str] = Counter()
     with engine.connect() as conn:
