@@ -251,7 +251,7 @@ def settle(bench: Bench, outcome: Outcome, database_url: str, prefix: str) -> No
     settings = bench.settings(database_url, ingest_topics=rf"sup\.{prefix}.+")
     try:
         run_ingest(settings, until_caught_up=True, max_records=20_000)
-    except Exception as exc:  # noqa: BLE001 - whatever stops ingest is what we report
+    except Exception as exc:
         outcome.stalls.append(f"ingest failed: {type(exc).__name__}: {str(exc)[:200]}")
     engine = make_engine(database_url)
     landed: Counter[str] = Counter()
