@@ -16,8 +16,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 
 from connectors.gateway.server import build
 from connectors.kafka.admin import admin_client, ensure_topics
-from connectors.onboarding import supplier_topics
-from connectors.onboarding import onboard
+from connectors.onboarding import onboard, supplier_topics
 from connectors.sdk import SupplierClient
 from connectors.sdk.client import EVENT_ID_HEADER, ForwardKind
 from governance.parties import Parties
