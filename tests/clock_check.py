@@ -28,7 +28,7 @@ DATES = [
     date(2027, 1, 1),
     date(2028, 2, 29),
 ]
-PROBE = "import datetime; print(datetime.datetime.now(datetime.UTC).date().isoformat())"
+PROBE = "import datetime; print(datetime.datetime.now(datetime.UTC).date().isoformat())"  # clock-ok
 
 
 def faketime_env(day: date) -> dict[str, str]:

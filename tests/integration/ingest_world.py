@@ -34,7 +34,7 @@ from tests.worlds import INGEST_DAYS, INGEST_SEED, INGEST_SUPPLIERS, ingest_prog
 
 def _received_in(delta: timedelta) -> datetime:
     """`delta` from now, the moment the record is sent and so its Kafka timestamp."""
-    return datetime.now(UTC) + delta
+    return datetime.now(UTC) + delta  # clock-ok: the Kafka timestamp is the send time
 
 
 # Invalid events: (event type, rule it must be quarantined for, how to break a record;
@@ -115,7 +115,7 @@ class IngestWorld:
     suppliers: int = INGEST_SUPPLIERS
     days: int = INGEST_DAYS
     seed: int = INGEST_SEED
-    today: date = field(default_factory=lambda: datetime.now(UTC).date())
+    today: date = field(default_factory=lambda: datetime.now(UTC).date())  # clock-ok: injected
     sent: list[Sent] = field(default_factory=list)
 
     def __post_init__(self) -> None:

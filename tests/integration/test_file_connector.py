@@ -1,11 +1,10 @@
 """The file connector with the real broker and registry: reports, failures, crash-resume."""
 
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
+import uuid
 
 import pytest
 
@@ -40,7 +39,7 @@ def csv_rows(n: int, bad_every: int = 0) -> str:
 
 @pytest.fixture
 def setup(kafka_bootstrap, shared_registry, tmp_path):
-    supplier = f"F{os.getpid() % 1000}{int(time.time() * 1000) % 100000}"
+    supplier = f"F{uuid.uuid4().hex[:8]}"
     topic = f"sup.{supplier}.energy"
     ensure_topics(kafka_bootstrap, supplier_topics(supplier, 2))  # onboarded: all its topics
     drop = tmp_path / "drop"

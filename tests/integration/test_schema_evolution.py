@@ -56,7 +56,7 @@ def version_2() -> dict[EventType, dict[str, Any]]:
 
 def shipment(supplier: str, n: int, **extra: Any) -> dict[str, Any]:
     # Receipt-relative on purpose: validation compares event_time with the Kafka timestamp.
-    shipped = datetime.now(UTC) - timedelta(hours=2)
+    shipped = datetime.now(UTC) - timedelta(hours=2)  # clock-ok: receipt-relative
     return {
         "event_id": str(uuid.uuid4()),
         "event_time": shipped,
