@@ -30,7 +30,7 @@ def recent_events(event_type: EventType, supplier_id: str, n: int, **changes: An
     ending three hours ago; `changes` overrides fields of every event."""
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(
         hours=3
-    )  # clock-ok: receipt-relative
+    )  # clock-ok
     made = []
     for i in range(n):
         at = end - timedelta(minutes=n - i)
