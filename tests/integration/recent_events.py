@@ -28,9 +28,8 @@ def reference_yaml(supplier_id: str) -> str:
 def recent_events(event_type: EventType, supplier_id: str, n: int, **changes: Any) -> list[dict]:
     """`n` valid JSON-ready events (the reference file's site, line and part), one a minute,
     ending three hours ago; `changes` overrides fields of every event."""
-    end = datetime.now(UTC).replace(microsecond=0) - timedelta(
-        hours=3
-    )  # clock-ok
+    now = datetime.now(UTC).replace(microsecond=0)  # clock-ok: Kafka stamps receipt now
+    end = now - timedelta(hours=3)
     made = []
     for i in range(n):
         at = end - timedelta(minutes=n - i)
