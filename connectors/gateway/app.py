@@ -1,10 +1,14 @@
 """The ingest gateway's HTTP API: `POST /v1/events/{event_type}` with an API key.
 
-One JSON event or a JSON array of them. Each record is checked against its contract;
-the good ones are committed to the supplier's spool before the answer (202, with their
-ids), the bad ones are named by index, field and reason (422 when none was good). A
-record naming another supplier refuses the whole request (403). Limits: records and
-bytes per request (413), requests per second per key (429 with Retry-After).
+One JSON event or a JSON array of them. Each record is checked against its contract
+and against what the platform can carry (the SDK's `prepare`: finite numbers, sane
+timestamps, no NUL, a size the topic takes); the good ones are committed to the
+supplier's spool before the answer (202, with their ids), the bad ones are named by
+index, field and reason (422 when none was good). A record naming another supplier
+refuses the whole request (403), and so does a body that is not JSON or nests deeper
+than any event can (400, found before parsing: a deep body would exhaust the parser's
+recursion). Limits: records and bytes per request (413), requests per second per key
+(429 with Retry-After).
 The OpenAPI schema shows each event type's body (from its Avro contract, with examples)
 and the `X-API-Key` scheme; `/docs` and `/redoc` load their assets from the gateway.
 """
@@ -24,10 +28,15 @@ from pydantic import BaseModel, Field
 from connectors.gateway.forwarder import ClientPool
 from connectors.gateway.openapi import add_event_schemas, request_body
 from connectors.sdk import SpoolFull
+from connectors.sdk.coerce import nesting_depth
+from connectors.sdk.limits import TOO_DEEP, UNBALANCED, json_nesting
 from governance.parties import NotOnboarded, Parties
 from sangsaeng import __version__
 from sangsaeng.http import BodyLimit, service_app
 from schemas.topics import EventType
+
+# A body is one event or an array of them: one level more than the deepest contract.
+MAX_JSON_DEPTH = 1 + max(nesting_depth(e) for e in EventType)
 
 
 class Rejection(BaseModel):
@@ -79,12 +88,25 @@ def _problem(status: int, detail: str, headers: dict[str, str] | None = None) ->
 
 
 def check_batch(body: bytes, supplier_id: str, max_records: int) -> list[Any]:
-    """The records of a request body; `Refused` for non-JSON (400), too many records
-    (413), or a record naming another supplier (403: the whole request is refused)."""
+    """The records of a request body; `Refused` for non-JSON or JSON nested deeper than
+    any event (400), too many records (413), or a record naming another supplier (403:
+    the whole request is refused)."""
+    problem = json_nesting(body, MAX_JSON_DEPTH)
+    if problem == TOO_DEEP:
+        raise Refused(
+            400,
+            f"the body nests arrays and objects more than {MAX_JSON_DEPTH} deep, deeper than "
+            "any event can (a batch of events holding arrays of records): send the events "
+            "as their contract has them",
+        )
+    if problem == UNBALANCED:
+        raise Refused(400, "the body is not JSON: its brackets do not balance")
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Refused(400, f"the body is not JSON: {exc}") from None
+    except RecursionError:  # json_nesting should have caught it; never a 500
+        raise Refused(400, "the body nests too deep to be an event") from None
     records = payload if isinstance(payload, list) else [payload]
     if len(records) > max_records:
         raise Refused(
@@ -132,7 +154,10 @@ def create_app(
     )
     responses: dict[int | str, dict[str, Any]] = {
         202: {"model": IngestResult, "description": "Accepted (some records may be rejected)."},
-        400: {"model": Problem, "description": "Body is not JSON."},
+        400: {
+            "model": Problem,
+            "description": "Body is not JSON, or nests deeper than any event can.",
+        },
         401: {"model": Problem, "description": "Missing or unknown API key."},
         403: {"model": Problem, "description": "A record names another supplier."},
         413: {"model": Problem, "description": "Too many records or bytes."},
