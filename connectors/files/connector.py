@@ -5,7 +5,10 @@ hash and the last row handled) are committed to the SDK spool in one transaction
 crash anywhere therefore resumes after the last committed chunk: no row lost, none
 sent twice, and a file dropped again is recognised by its hash. A file ends in
 `done/` (with `<name>.report.txt` when rows were refused) or, if no row could be
-used, in `failed/` with its report.
+used, in `failed/` with its report. Rows go through the SDK's `prepare`, so a row the
+platform cannot carry (NaN, a NUL, a timestamp in year 10000, ...) is refused in the
+report with its field, like any other invalid row; a JSON line nested deeper than any
+event is refused before it is parsed.
 """
 
 import csv
@@ -19,11 +22,15 @@ from typing import Any
 
 from connectors.files.mapping import Mapping, RowError, apply
 from connectors.sdk import SupplierClient
+from connectors.sdk.coerce import nesting_depth
+from connectors.sdk.limits import TOO_DEEP, json_nesting
 from sangsaeng.errors import TransientError
+from schemas.topics import EventType
 
 CHUNK = 500
 PATTERNS = ("*.csv", "*.jsonl")
 SETTLE_S = 2.0  # a file changed more recently than this may still be being written
+MAX_ROW_DEPTH = max(nesting_depth(e) for e in EventType)  # a JSON line is one event
 
 
 @dataclass
@@ -56,10 +63,23 @@ def read_rows(path: Path, mapping: Mapping) -> Iterator[tuple[int, dict[str, Any
                 if not line.strip():
                     continue
                 number += 1
+                problem = json_nesting(line.encode("utf-8", "surrogatepass"), MAX_ROW_DEPTH)
+                if problem is not None:
+                    yield (
+                        number,
+                        None,
+                        (
+                            f"arrays and objects nest more than {MAX_ROW_DEPTH} deep, deeper than "
+                            "any event can"
+                            if problem == TOO_DEEP
+                            else "not JSON: its brackets do not balance"
+                        ),
+                    )
+                    continue
                 try:
                     row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield number, None, f"not JSON: {exc.msg}"
+                except (json.JSONDecodeError, RecursionError) as exc:
+                    yield number, None, f"not JSON: {getattr(exc, 'msg', 'nested too deep')}"
                     continue
                 if isinstance(row, dict):
                     yield number, row, ""
