@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from connectors.onboarding import topic_configs
 from connectors.sdk import EventRejected, SupplierClient
 from connectors.sdk.coerce import CoercionError, nesting_depth, schema_walker
 from connectors.sdk.limits import RECORD_OVERHEAD, TOO_DEEP, UNBALANCED, EdgeLimits, json_nesting
@@ -416,3 +417,11 @@ def test_new_settings_and_their_env_vars(monkeypatch):
         5,
         2_097_152,
     )
+
+
+def test_onboarding_sets_the_size_on_the_topics_and_twice_it_on_dead_letters():
+    assert topic_configs(7, 1_048_576) == {
+        "retention.ms": "604800000",
+        "max.message.bytes": "1048576",
+    }
+    assert topic_configs(7, 1_048_576, dead_letters=True)["max.message.bytes"] == "2097152"
