@@ -13,7 +13,6 @@ event is refused before it is parsed.
 
 import csv
 import hashlib
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,15 +21,13 @@ from typing import Any
 
 from connectors.files.mapping import Mapping, RowError, apply
 from connectors.sdk import SupplierClient
-from connectors.sdk.coerce import nesting_depth
-from connectors.sdk.limits import TOO_DEEP, json_nesting
+from connectors.sdk.coerce import max_event_depth
+from connectors.sdk.limits import NotEventJSON, parse_json
 from sangsaeng.errors import TransientError
-from schemas.topics import EventType
 
 CHUNK = 500
 PATTERNS = ("*.csv", "*.jsonl")
 SETTLE_S = 2.0  # a file changed more recently than this may still be being written
-MAX_ROW_DEPTH = max(nesting_depth(e) for e in EventType)  # a JSON line is one event
 
 
 @dataclass
@@ -63,23 +60,10 @@ def read_rows(path: Path, mapping: Mapping) -> Iterator[tuple[int, dict[str, Any
                 if not line.strip():
                     continue
                 number += 1
-                problem = json_nesting(line.encode("utf-8", "surrogatepass"), MAX_ROW_DEPTH)
-                if problem is not None:
-                    yield (
-                        number,
-                        None,
-                        (
-                            f"arrays and objects nest more than {MAX_ROW_DEPTH} deep, deeper than "
-                            "any event can"
-                            if problem == TOO_DEEP
-                            else "not JSON: its brackets do not balance"
-                        ),
-                    )
-                    continue
                 try:
-                    row = json.loads(line)
-                except (json.JSONDecodeError, RecursionError) as exc:
-                    yield number, None, f"not JSON: {getattr(exc, 'msg', 'nested too deep')}"
+                    row = parse_json(line, max_event_depth())
+                except NotEventJSON as exc:
+                    yield number, None, str(exc)
                     continue
                 if isinstance(row, dict):
                     yield number, row, ""

@@ -13,7 +13,6 @@ The OpenAPI schema shows each event type's body (from its Avro contract, with ex
 and the `X-API-Key` scheme; `/docs` and `/redoc` load their assets from the gateway.
 """
 
-import json
 import math
 import threading
 import time
@@ -28,15 +27,18 @@ from pydantic import BaseModel, Field
 from connectors.gateway.forwarder import ClientPool
 from connectors.gateway.openapi import add_event_schemas, request_body
 from connectors.sdk import SpoolFull
-from connectors.sdk.coerce import nesting_depth
-from connectors.sdk.limits import TOO_DEEP, UNBALANCED, json_nesting
+from connectors.sdk.coerce import max_event_depth
+from connectors.sdk.limits import NotEventJSON, parse_json
 from governance.parties import NotOnboarded, Parties
 from sangsaeng import __version__
 from sangsaeng.http import BodyLimit, service_app
 from schemas.topics import EventType
 
 # A body is one event or an array of them: one level more than the deepest contract.
-MAX_JSON_DEPTH = 1 + max(nesting_depth(e) for e in EventType)
+MAX_JSON_DEPTH = 1 + max_event_depth()
+DEPTH_HINT = (
+    " (a batch of events holding arrays of records): send the events as their contracts have them"
+)
 
 
 class Rejection(BaseModel):
@@ -91,22 +93,11 @@ def check_batch(body: bytes, supplier_id: str, max_records: int) -> list[Any]:
     """The records of a request body; `Refused` for non-JSON or JSON nested deeper than
     any event (400), too many records (413), or a record naming another supplier (403:
     the whole request is refused)."""
-    problem = json_nesting(body, MAX_JSON_DEPTH)
-    if problem == TOO_DEEP:
-        raise Refused(
-            400,
-            f"the body nests arrays and objects more than {MAX_JSON_DEPTH} deep, deeper than "
-            "any event can (a batch of events holding arrays of records): send the events "
-            "as their contract has them",
-        )
-    if problem == UNBALANCED:
-        raise Refused(400, "the body is not JSON: its brackets do not balance")
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Refused(400, f"the body is not JSON: {exc}") from None
-    except RecursionError:  # json_nesting should have caught it; never a 500
-        raise Refused(400, "the body nests too deep to be an event") from None
+        payload = parse_json(body, MAX_JSON_DEPTH)
+    except NotEventJSON as exc:
+        hint = DEPTH_HINT if exc.too_deep else ""
+        raise Refused(400, f"the body is {exc}{hint}") from None
     records = payload if isinstance(payload, list) else [payload]
     if len(records) > max_records:
         raise Refused(

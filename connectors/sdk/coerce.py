@@ -99,6 +99,12 @@ def nesting_depth(event_type: EventType) -> int:
     return _depth(contract(event_type))
 
 
+@cache
+def max_event_depth() -> int:
+    """How deep JSON nests in an event of the deepest type (one event, not a batch)."""
+    return max(nesting_depth(e) for e in EventType)
+
+
 # -- the rules, one checker per Avro type ---------------------------------------------
 
 

@@ -4,9 +4,10 @@
 `SANGSAENG_EVENT_TIME_MAX_YEARS_AHEAD`, `SANGSAENG_EVENT_HORIZON_DAYS`,
 `SANGSAENG_EVENT_FUTURE_SECONDS`, `SANGSAENG_TOPIC_MAX_MESSAGE_BYTES`); `Window` is
 their bounds at one moment, in the forms the contract walker (`connectors.sdk.coerce`)
-compares with. `json_nesting` tells, before `json.loads` is called, whether a body
-nests deeper than any event can (Python's parser recurses, and a deep enough body
-raises `RecursionError` instead of a parse error).
+compares with. `parse_json` reads the JSON of events (a gateway body, a line of an
+export) after `json_nesting` has told that it nests no deeper than an event can:
+Python's parser recurses, and a deep enough body raises `RecursionError` instead of a
+parse error.
 """
 
 import json
@@ -186,3 +187,33 @@ def json_nesting(body: bytes, limit: int) -> str | None:
             return TOO_DEEP
         brackets = shorter
     return None
+
+
+class NotEventJSON(ValueError):
+    """Text that is not JSON, or nests deeper than any event (`too_deep`)."""
+
+    def __init__(self, message: str, *, too_deep: bool = False) -> None:
+        super().__init__(message)
+        self.too_deep = too_deep
+
+
+def parse_json(text: bytes | str, limit: int) -> Any:
+    """The JSON value of `text`, whose arrays and objects may nest `limit` deep.
+
+    Raises `NotEventJSON` ("not JSON: ..." or "nested more than ... deep"), never
+    `RecursionError`, however deep the text.
+    """
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    problem = json_nesting(data, limit)
+    if problem == TOO_DEEP:
+        raise NotEventJSON(
+            f"nested more than {limit} deep, deeper than any event can be", too_deep=True
+        )
+    if problem == UNBALANCED:
+        raise NotEventJSON("not JSON: its brackets do not balance")
+    try:
+        return json.loads(text)
+    except ValueError as exc:  # a decode error, bad UTF-8, or an integer of 5,000 digits
+        raise NotEventJSON(f"not JSON: {exc}") from None
+    except RecursionError:  # json_nesting should have said so
+        raise NotEventJSON(f"nested more than {limit} deep", too_deep=True) from None

@@ -98,5 +98,5 @@ def test_jsonl_lines_too_deep_or_not_carried_are_refused_before_parsing(client, 
     assert report[2].startswith("energy_kwh: NaN is not a number")
     assert report[3].startswith("energy_kwh: true is a boolean where a number is expected")
     assert report[4] == "-: not JSON: its brackets do not balance"
-    assert report[5].startswith("-: arrays and objects nest more than 3 deep")
+    assert report[5].startswith("-: nested more than 3 deep, deeper than any event can be")
     assert report[6].startswith("meter_id: contains a NUL character")
