@@ -437,6 +437,8 @@ def _whole_record(
     value: Mapping[str, Any], names: frozenset[str], required: frozenset[str]
 ) -> None:
     keys = value.keys()  # compared as sets without building one
+    if keys == names:
+        return
     if not keys >= required:
         missing = sorted(required.difference(keys))[0]
         raise _at(missing, _Refused("missing (required, no default)"))
