@@ -1,6 +1,5 @@
 """`sangsaeng push`: a JSON Lines export sent through the supplier SDK."""
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +28,8 @@ def push(
     from rich.progress import Progress
 
     from connectors.sdk import SupplierClient
+    from connectors.sdk.coerce import max_event_depth
+    from connectors.sdk.limits import NotEventJSON, parse_json
     from sangsaeng.errors import TransientError
 
     client = SupplierClient.from_settings(supplier, settings())
@@ -48,9 +49,9 @@ def push(
                 if not line.strip():
                     continue
                 try:
-                    chunk.append((number, json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    refused.append((number, "", f"not JSON: {exc.msg}"))
+                    chunk.append((number, parse_json(line, max_event_depth())))
+                except NotEventJSON as exc:
+                    refused.append((number, "", str(exc)))
                 if len(chunk) == 1000:
                     accept(chunk)
                     chunk = []

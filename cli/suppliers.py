@@ -39,6 +39,7 @@ def suppliers_add(
         sector,
         partitions=current.topic_partitions,
         retention_days=current.topic_retention_days,
+        max_message_bytes=current.topic_max_message_bytes,
     )
     console.print(
         f"supplier {supplier_id}: "

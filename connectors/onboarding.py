@@ -1,7 +1,10 @@
 """Bringing a supplier in: its topics on the broker, its record and gateway key, in one step.
 
 `onboard` is idempotent: a supplier already known keeps its record and keys; missing
-topics are created (auto topic creation is off on the broker). The record and the key
+topics are created (auto topic creation is off on the broker), with their retention and
+an explicit `max.message.bytes` (SANGSAENG_TOPIC_MAX_MESSAGE_BYTES), the size the edge
+measures every event against. Dead-letter topics take twice that: a dead letter is the
+refused record plus its reasons in headers. The record and the key
 are written through `governance/`, the one home of the parties, so validation and the
 gateway see the supplier as soon as this returns.
 """
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 from connectors.kafka.admin import ensure_topics
 from governance.parties import Parties
 from sangsaeng.errors import TerminalError
+from sangsaeng.settings import Settings
 from schemas.topics import EventType, check_supplier_id, dlq_topic, supplier_topic
 
 
@@ -24,10 +28,17 @@ class Onboarded:
     api_key: str | None  # shown once; None when the supplier already had a key
 
 
-def supplier_topics(supplier_id: str, partitions: int) -> dict[str, int]:
-    """The topics a supplier needs (its five and the shared dead-letter topics)."""
-    topics = {supplier_topic(supplier_id, e): partitions for e in EventType}
-    return topics | {dlq_topic(e): partitions for e in EventType}
+DEFAULT_MAX_MESSAGE_BYTES: int = Settings.model_fields["topic_max_message_bytes"].default
+
+
+def topic_configs(
+    retention_days: int, max_message_bytes: int, *, dead_letters: bool = False
+) -> dict[str, str]:
+    """The broker configs of a supplier topic (or of a dead-letter topic)."""
+    return {
+        "retention.ms": str(retention_days * 86_400_000),
+        "max.message.bytes": str(max_message_bytes * (2 if dead_letters else 1)),
+    }
 
 
 def onboard(
@@ -39,8 +50,11 @@ def onboard(
     *,
     partitions: int,
     retention_days: int,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> Onboarded:
     """Create the supplier's topics and the dead-letter topics, record it, issue a key.
+
+    Topics that exist already are left as they are (their configs too).
 
     Raises `TerminalError` for a supplier id unusable in topic names, and
     `TransientError` when the broker is unreachable (nothing is recorded then).
@@ -51,8 +65,12 @@ def onboard(
         raise TerminalError(str(exc)) from None
     created_topics = ensure_topics(
         bootstrap,
-        supplier_topics(supplier_id, partitions),
-        configs={"retention.ms": str(retention_days * 86_400_000)},
+        {supplier_topic(supplier_id, e): partitions for e in EventType},
+        configs=topic_configs(retention_days, max_message_bytes),
+    ) + ensure_topics(
+        bootstrap,
+        {dlq_topic(e): partitions for e in EventType},
+        configs=topic_configs(retention_days, max_message_bytes, dead_letters=True),
     )
     created = parties.add_supplier(supplier_id, name, sector)
     key = None if parties.has_key(supplier_id) else parties.issue_key(supplier_id)

@@ -7,6 +7,7 @@ are rejected so a typo never silently falls back to a default.
 
 import os
 import re
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,14 @@ class Settings(BaseSettings):
     topic_retention_days: int = Field(
         30, ge=1, description="How long supplier topics keep events (days)."
     )
+    topic_max_message_bytes: int = Field(
+        1_048_576,
+        ge=65_536,
+        le=64 * 1_048_576,
+        description="max.message.bytes of a supplier's topics, set when onboarding creates "
+        "them; the edge refuses an event that would not fit (less 1 KiB for Kafka's record "
+        "overhead and headers).",
+    )
     gateway_rate_per_second: float = Field(
         20.0, gt=0, description="Requests per second allowed per gateway API key (burst 2x)."
     )
@@ -81,6 +90,17 @@ class Settings(BaseSettings):
     )
     event_horizon_days: float = Field(
         180.0, gt=0, description="Oldest event_time accepted, in days before its receipt."
+    )
+    event_time_min: date = Field(
+        date(2000, 1, 1),
+        ge=date(1900, 1, 1),
+        description="Earliest date any timestamp or date field of an event may hold.",
+    )
+    event_time_max_years_ahead: int = Field(
+        100,
+        ge=1,
+        le=1000,
+        description="How many years ahead of now a timestamp or date field may lie.",
     )
     postgres_port: int = Field(
         54329, ge=1, le=65535, description="Port of the local PostgreSQL cluster."

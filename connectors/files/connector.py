@@ -5,12 +5,14 @@ hash and the last row handled) are committed to the SDK spool in one transaction
 crash anywhere therefore resumes after the last committed chunk: no row lost, none
 sent twice, and a file dropped again is recognised by its hash. A file ends in
 `done/` (with `<name>.report.txt` when rows were refused) or, if no row could be
-used, in `failed/` with its report.
+used, in `failed/` with its report. Rows go through the SDK's `prepare`, so a row the
+platform cannot carry (NaN, a NUL, a timestamp in year 10000, ...) is refused in the
+report with its field, like any other invalid row; a JSON line nested deeper than any
+event is refused before it is parsed.
 """
 
 import csv
 import hashlib
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +21,8 @@ from typing import Any
 
 from connectors.files.mapping import Mapping, RowError, apply
 from connectors.sdk import SupplierClient
+from connectors.sdk.coerce import max_event_depth
+from connectors.sdk.limits import NotEventJSON, parse_json
 from sangsaeng.errors import TransientError
 
 CHUNK = 500
@@ -57,9 +61,9 @@ def read_rows(path: Path, mapping: Mapping) -> Iterator[tuple[int, dict[str, Any
                     continue
                 number += 1
                 try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield number, None, f"not JSON: {exc.msg}"
+                    row = parse_json(line, max_event_depth())
+                except NotEventJSON as exc:
+                    yield number, None, str(exc)
                     continue
                 if isinstance(row, dict):
                     yield number, row, ""

@@ -1,15 +1,18 @@
 """The ingest gateway's HTTP API: `POST /v1/events/{event_type}` with an API key.
 
-One JSON event or a JSON array of them. Each record is checked against its contract;
-the good ones are committed to the supplier's spool before the answer (202, with their
-ids), the bad ones are named by index, field and reason (422 when none was good). A
-record naming another supplier refuses the whole request (403). Limits: records and
-bytes per request (413), requests per second per key (429 with Retry-After).
+One JSON event or a JSON array of them. Each record is checked against its contract
+and against what the platform can carry (the SDK's `prepare`: finite numbers, sane
+timestamps, no NUL, a size the topic takes); the good ones are committed to the
+supplier's spool before the answer (202, with their ids), the bad ones are named by
+index, field and reason (422 when none was good). A record naming another supplier
+refuses the whole request (403), and so does a body that is not JSON or nests deeper
+than any event can (400, found before parsing: a deep body would exhaust the parser's
+recursion). Limits: records and bytes per request (413), requests per second per key
+(429 with Retry-After).
 The OpenAPI schema shows each event type's body (from its Avro contract, with examples)
 and the `X-API-Key` scheme; `/docs` and `/redoc` load their assets from the gateway.
 """
 
-import json
 import math
 import threading
 import time
@@ -24,10 +27,18 @@ from pydantic import BaseModel, Field
 from connectors.gateway.forwarder import ClientPool
 from connectors.gateway.openapi import add_event_schemas, request_body
 from connectors.sdk import SpoolFull
+from connectors.sdk.coerce import max_event_depth
+from connectors.sdk.limits import NotEventJSON, parse_json
 from governance.parties import NotOnboarded, Parties
 from sangsaeng import __version__
 from sangsaeng.http import BodyLimit, service_app
 from schemas.topics import EventType
+
+# A body is one event or an array of them: one level more than the deepest contract.
+MAX_JSON_DEPTH = 1 + max_event_depth()
+DEPTH_HINT = (
+    " (a batch of events holding arrays of records): send the events as their contracts have them"
+)
 
 
 class Rejection(BaseModel):
@@ -79,12 +90,14 @@ def _problem(status: int, detail: str, headers: dict[str, str] | None = None) ->
 
 
 def check_batch(body: bytes, supplier_id: str, max_records: int) -> list[Any]:
-    """The records of a request body; `Refused` for non-JSON (400), too many records
-    (413), or a record naming another supplier (403: the whole request is refused)."""
+    """The records of a request body; `Refused` for non-JSON or JSON nested deeper than
+    any event (400), too many records (413), or a record naming another supplier (403:
+    the whole request is refused)."""
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Refused(400, f"the body is not JSON: {exc}") from None
+        payload = parse_json(body, MAX_JSON_DEPTH)
+    except NotEventJSON as exc:
+        hint = DEPTH_HINT if exc.too_deep else ""
+        raise Refused(400, f"the body is {exc}{hint}") from None
     records = payload if isinstance(payload, list) else [payload]
     if len(records) > max_records:
         raise Refused(
@@ -132,7 +145,10 @@ def create_app(
     )
     responses: dict[int | str, dict[str, Any]] = {
         202: {"model": IngestResult, "description": "Accepted (some records may be rejected)."},
-        400: {"model": Problem, "description": "Body is not JSON."},
+        400: {
+            "model": Problem,
+            "description": "Body is not JSON, or nests deeper than any event can.",
+        },
         401: {"model": Problem, "description": "Missing or unknown API key."},
         403: {"model": Problem, "description": "A record names another supplier."},
         413: {"model": Problem, "description": "Too many records or bytes."},

@@ -148,12 +148,13 @@ _COMMON = {
     "source_system": "MES-Lite 4.2",
 }
 
-# One event per type as an MES would send it (no supplier_id: the API key says it). No
-# None values: FastAPI drops them from the OpenAPI schema; leave optional fields out.
+# One event per type as an MES would send it (no supplier_id: the API key says it; no
+# event_time: the gateway stamps its receipt, and a fixed one would fall behind the
+# horizon, SANGSAENG_EVENT_HORIZON_DAYS, and be refused). No None values: FastAPI drops
+# them from the OpenAPI schema; leave optional fields out.
 EXAMPLES: dict[EventType, dict[str, Any]] = {
     EventType.PRODUCTION: {
         "event_id": "6f1c2a9e-0b5d-4c1e-9a55-2f6f1d8e4a10",
-        "event_time": "2026-03-02T16:00:05+09:00",
         **_COMMON,
         "buyer_id": "B01",
         "line_id": "L1",
@@ -169,7 +170,6 @@ EXAMPLES: dict[EventType, dict[str, Any]] = {
     },
     EventType.QUALITY: {
         "event_id": "0d4b7f52-8c3e-4a61-b7d2-5e9f0a1c3b24",
-        "event_time": "2026-03-02T16:20:00+09:00",
         **_COMMON,
         "line_id": "L1",
         "part_number": "BRKT-220",
@@ -194,7 +194,6 @@ EXAMPLES: dict[EventType, dict[str, Any]] = {
     },
     EventType.MACHINE_STATUS: {
         "event_id": "a3e5c7d9-1f2b-4d6e-8a0c-9b7d5f3e1a42",
-        "event_time": "2026-03-02T10:41:17+09:00",
         **_COMMON,
         "line_id": "L1",
         "machine_id": "PRESS-2",
@@ -203,7 +202,6 @@ EXAMPLES: dict[EventType, dict[str, Any]] = {
     },
     EventType.SHIPMENT: {
         "event_id": "c8b2e4f6-3a5d-4e7f-9c1b-2d4f6a8c0e13",
-        "event_time": "2026-03-03T09:30:00+09:00",
         **_COMMON,
         "buyer_id": "B01",
         "shipment_id": "SH-S0001-20260303",
@@ -217,7 +215,6 @@ EXAMPLES: dict[EventType, dict[str, Any]] = {
     },
     EventType.ENERGY: {
         "event_id": "e1f3a5c7-9b2d-4f6a-8c0e-1d3f5b7a9c31",
-        "event_time": "2026-03-02T09:00:00+09:00",
         **_COMMON,
         "meter_id": "EM-1",
         "line_id": "L1",
@@ -236,8 +233,7 @@ def _examples() -> dict[str, dict[str, Any]]:
     }
     machine = EXAMPLES[EventType.MACHINE_STATUS]
     running = {
-        "event_time": "2026-03-02T10:58:02+09:00",
-        **{k: v for k, v in machine.items() if k not in ("event_id", "event_time", "reason_code")},
+        **{k: v for k, v in machine.items() if k not in ("event_id", "reason_code")},
         "state": "RUNNING",
     }
     found["machine_status (array)"] = {

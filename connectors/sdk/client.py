@@ -1,10 +1,12 @@
 """`SupplierClient`: how a supplier's MES hands events to the platform over Kafka.
 
 `send` checks the record against the contract shipped with the SDK (no broker or
-registry needed), fills `event_id`/`event_time` when absent, and commits it to the
-local spool; `flush` forwards the spool in order with acks=all and deletes what the
-broker acknowledged. A factory network outage only makes `flush` say so: events keep
-being accepted up to the spool's limit, then `send` refuses with `SpoolFull`.
+registry needed) and against what the platform can carry (`connectors.sdk.coerce`,
+`connectors.sdk.limits`: finite numbers, sane timestamps, no NUL, a size the topic
+takes), fills `event_id`/`event_time` when absent, and commits it to the local spool;
+`flush` forwards the spool in order with acks=all and deletes what the broker
+acknowledged. A factory network outage only makes `flush` say so: events keep being
+accepted up to the spool's limit, then `send` refuses with `SpoolFull`.
 
 Each record carries its `event_id` in a header. If a process died after the broker
 took a batch but before the spool forgot it, the next client on that spool finds
@@ -25,7 +27,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -37,7 +39,8 @@ from kafka import errors as kafka_errors
 from kafka.errors import KafkaError, KafkaTimeoutError
 
 from connectors.kafka.admin import missing_topics
-from connectors.sdk.coerce import CoercionError, coerce
+from connectors.sdk.coerce import CoercionError, event_walker
+from connectors.sdk.limits import EdgeLimits, Window, too_large
 from connectors.sdk.spool import Spool, SpooledEvent, spool_folder
 from governance.parties import NotOnboarded, not_onboarded
 from sangsaeng.errors import PlatformError, TerminalError, TransientError
@@ -51,6 +54,7 @@ log = logging.getLogger(__name__)
 
 EVENT_ID_HEADER = "sangsaeng.event_id"
 FORWARDING_MARK = "forwarding"  # set in the spool while a flush runs (holds the pid)
+FRAME_BYTES = 5  # magic byte and schema id, prepended when forwarding
 # The field whose events must stay in order: one Kafka key (so one partition) per value.
 ORDER_KEY = {
     EventType.PRODUCTION: "line_id",
@@ -143,6 +147,8 @@ class SupplierClient:
         max_spool_events: int = 1_000_000,
         batch_size: int = 500,
         producer_config: Mapping[str, Any] | None = None,
+        limits: EdgeLimits | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         try:
             self.supplier_id = check_supplier_id(supplier_id)
@@ -153,6 +159,9 @@ class SupplierClient:
         self.spool = Spool(spool_path)
         self.max_spool_events = max_spool_events
         self.batch_size = batch_size
+        self.limits = limits or EdgeLimits()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._window: tuple[int, Window] | None = None
         self.producer_config = {
             "acks": "all",
             "enable_idempotence": True,
@@ -160,6 +169,8 @@ class SupplierClient:
             "request_timeout_ms": 10_000,
             "delivery_timeout_ms": 30_000,
             "linger_ms": 5,
+            # kafka-python's own cap (1 MiB) must not refuse what the edge accepted
+            "max_request_size": max(1_048_576, self.limits.max_message_bytes),
             **(producer_config or {}),
         }
         self._serializers = {e: AvroSerializer.for_event_type(registry, e) for e in EventType}
@@ -172,8 +183,10 @@ class SupplierClient:
 
     @classmethod
     def from_settings(cls, supplier_id: str, settings: Settings, **kwargs: Any) -> "SupplierClient":
-        """A client using the platform's settings (broker, registry, spool under state dir)."""
+        """A client using the platform's settings (broker, registry, spool under state dir,
+        the limits of what the platform can carry)."""
         registry = RegistryClient(settings.schema_registry_url, client_credentials(settings))
+        kwargs.setdefault("limits", EdgeLimits.from_settings(settings))
         return cls(
             supplier_id,
             bootstrap=settings.kafka_bootstrap,
@@ -184,8 +197,21 @@ class SupplierClient:
 
     # -- accepting ---------------------------------------------------------------------
 
+    def window(self, now: datetime) -> Window:
+        """Where timestamps may lie at `now` (recomputed once a second of the clock)."""
+        second = int(now.timestamp())
+        cached = self._window
+        if cached is None or cached[0] != second:
+            cached = self._window = (second, self.limits.window(now))
+        return cached[1]
+
     def prepare(self, event_type: EventType | str, record: Mapping[str, Any]) -> tuple:
-        """Check and encode one event; returns its spool row. `EventRejected` if invalid."""
+        """Check and encode one event; returns its spool row.
+
+        Raises `EventRejected` naming the field when the event breaks its contract or
+        holds what the platform cannot carry (see `connectors.sdk.coerce`), or when it
+        encodes to more than a record on its topic may take.
+        """
         try:
             kind = EventType(event_type)
         except ValueError:
@@ -195,12 +221,14 @@ class SupplierClient:
             ) from None
         if not isinstance(record, Mapping):
             raise EventRejected(None, f"an event is a JSON object, got {type(record).__name__}")
+        now = self.clock()
+        window = self.window(now)
         try:
-            event = coerce(kind, dict(record))
+            event = event_walker(kind)(dict(record), window)
         except CoercionError as exc:
-            raise EventRejected(exc.field, str(exc).split(": ", 1)[1]) from None
+            raise EventRejected(exc.field, exc.message) from None
         event.setdefault("event_id", str(uuid.uuid4()))
-        event.setdefault("event_time", datetime.now(UTC))
+        event.setdefault("event_time", now)
         event.setdefault("supplier_id", self.supplier_id)
         if event["supplier_id"] != self.supplier_id:
             raise EventRejected(
@@ -220,6 +248,9 @@ class SupplierClient:
             raise EventRejected(field, str(exc).split(": ", 1)[-1].split(" [")[0]) from None
         order = event.get(ORDER_KEY[kind]) or ""
         key = f"{event['site_id']}/{order}".encode()
+        size = FRAME_BYTES + len(body) + len(key)
+        if size > self.limits.record_bytes:
+            raise EventRejected(*too_large(size, self.limits, event))
         return (kind.value, topic, key, event_id, body)
 
     def send(self, event_type: EventType | str, record: Mapping[str, Any]) -> str:

@@ -119,6 +119,7 @@ def send(
             s.sector,
             partitions=settings.topic_partitions,
             retention_days=settings.topic_retention_days,
+            max_message_bytes=settings.topic_max_message_bytes,
         )
     for i, s in enumerate(world.suppliers):
         report.via[s.supplier_id] = via if via != "mixed" else ("sdk", "gateway")[i % 2]

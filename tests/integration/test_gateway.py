@@ -11,11 +11,14 @@ import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import ConfigResource
 
 from connectors.gateway.app import create_app
 from connectors.gateway.forwarder import ClientPool
+from connectors.kafka.admin import admin_client
 from connectors.onboarding import onboard
 from connectors.sdk import SupplierClient
+from connectors.sdk.limits import RECORD_OVERHEAD, EdgeLimits
 from governance.parties import Parties
 from infra.process import free_port, wait_for
 from sangsaeng.db import make_engine
@@ -25,7 +28,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 
 class Gateway:
-    def __init__(self, db_url, bootstrap, registry, spool_dir, **limits) -> None:
+    def __init__(
+        self, db_url, bootstrap, registry, spool_dir, max_message_bytes=1_048_576, **limits
+    ) -> None:
         self.engine = make_engine(db_url)
         self.suppliers = Parties(self.engine)
         self.supplier = f"G{uuid.uuid4().hex[:6]}"
@@ -38,11 +43,16 @@ class Gateway:
             "auto parts",
             partitions=2,
             retention_days=7,
+            max_message_bytes=max_message_bytes,
         )
         self.key = done.api_key
         self.pool = ClientPool(
             lambda s: SupplierClient(
-                s, bootstrap=bootstrap, registry=registry.client(), spool_path=spool_dir / f"{s}.db"
+                s,
+                bootstrap=bootstrap,
+                registry=registry.client(),
+                spool_path=spool_dir / f"{s}.db",
+                limits=EdgeLimits(max_message_bytes=max_message_bytes),
             )
         )
         self.pool.start()
@@ -87,7 +97,9 @@ def make_gateway(db_url, kafka_bootstrap, shared_registry, tmp_path) -> Iterator
     made: list[Gateway] = []
 
     def make(**limits) -> Gateway:
-        gateway = Gateway(db_url, kafka_bootstrap, shared_registry, tmp_path, **limits)
+        gateway = Gateway(
+            db_url, kafka_bootstrap, shared_registry, tmp_path / str(len(made)), **limits
+        )
         made.append(gateway)
         return gateway
 
@@ -158,6 +170,56 @@ def test_refusals_401_403_413_400(make_gateway):
     assert gw.post("machine_status", b"{not json").status_code == 400
     assert gw.post("gossip", status()).status_code == 422
     assert gw.delivered("machine_status") == 0
+
+
+def test_what_the_platform_cannot_carry_is_refused_and_the_rest_delivered(make_gateway):
+    gw = make_gateway()
+    body = (
+        b"["
+        + json.dumps(status()).encode()
+        + b","
+        + json.dumps(status(event_time="@")).replace('"@"', "253402300800000").encode()
+        + b","
+        + json.dumps(status(machine_id="M\u0000")).encode()
+        + b","
+        + json.dumps(status(reason_code="x" * 1_100_000)).encode()
+        + b","
+        + json.dumps(status(machine_id="M2")).encode()
+        + b"]"
+    )
+    answer = gw.post("machine_status", body)
+    assert answer.status_code == 202, answer.text[:300]
+    assert [(r["index"], r["field"]) for r in answer.json()["rejected"]] == [
+        (1, "event_time"),
+        (2, "machine_id"),
+        (3, "reason_code"),
+    ]
+    assert gw.post("machine_status", b"[" * 100_000).status_code == 400
+    assert gw.post("production", b'{"quantity_good": NaN}').status_code == 422
+    assert wait_for(lambda: gw.delivered("machine_status") == 2, timeout=30)
+
+
+def test_a_record_at_the_edge_limit_is_taken_by_the_broker(make_gateway):
+    """The edge's limit leaves room for Kafka's overhead: the largest record it accepts
+    goes through a topic onboarded with that max.message.bytes; one byte more is refused."""
+    gw = make_gateway(max_message_bytes=65_536)
+    topic = f"sup.{gw.supplier}.machine_status"
+    with admin_client(gw.bootstrap) as admin:
+        described = admin.describe_configs([ConfigResource("TOPIC", topic)])
+    assert described["topic"][topic]["max.message.bytes"]["value"] == "65536"
+
+    client = gw.pool.client(gw.supplier)
+    _, _, key, _, body = client.prepare("machine_status", status(reason_code=""))
+    room = 65_536 - RECORD_OVERHEAD - (5 + len(body) + len(key))
+    largest = status(reason_code="x" * (room - 2))  # 2 more bytes: the string's length varint
+    _, _, key, _, body = client.prepare("machine_status", largest)
+    assert 5 + len(body) + len(key) == 65_536 - RECORD_OVERHEAD
+
+    over = gw.post("machine_status", status(reason_code="x" * (room - 1)))
+    assert over.status_code == 422 and over.json()["rejected"][0]["field"] == "reason_code"
+    taken = gw.post("machine_status", largest)
+    assert taken.status_code == 202, taken.text[:300]
+    assert wait_for(lambda: gw.delivered("machine_status") == 1, timeout=30)
 
 
 def test_rate_limit_per_key_with_retry_after(make_gateway):

@@ -32,6 +32,8 @@ def test_push_sends_good_lines_and_lists_bad_ones(kafka_bootstrap, shared_regist
         json.dumps({**good, "supplier_id": "S9999"}),
         "",
         json.dumps(good),
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps({**good, "energy_kwh": "@"}).replace('"@"', "NaN"),
     ]
     export = tmp_path / "energy.jsonl"
     export.write_text("\n".join(lines) + "\n")
@@ -60,7 +62,7 @@ def test_push_sends_good_lines_and_lists_bad_ones(kafka_bootstrap, shared_regist
         check=False,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "accepted 6, refused 3, still spooled 0" in proc.stdout
+    assert "accepted 6, refused 5, still spooled 0" in proc.stdout
     rows = {
         line.split("│")[1].strip(): line
         for line in proc.stdout.splitlines()
@@ -69,6 +71,8 @@ def test_push_sends_good_lines_and_lists_bad_ones(kafka_bootstrap, shared_regist
     assert "not JSON" in rows["6"]
     assert "energy_kwh" in rows["7"]
     assert "supplier_id" in rows["8"] and "S9999" in rows["8"]
+    assert "nested more than 3 deep" in rows["11"]
+    assert "energy_kwh" in rows["12"] and "NaN" in rows["12"]
 
     consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap)
     assert consumer.end_offsets([TopicPartition(topic, 0)])[TopicPartition(topic, 0)] == 6

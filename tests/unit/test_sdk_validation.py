@@ -10,6 +10,8 @@ from schemas.registry.client import RegistryClient
 
 pytestmark = pytest.mark.unit
 
+NOW = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+
 
 @pytest.fixture
 def client(tmp_path):
@@ -20,6 +22,7 @@ def client(tmp_path):
         registry=RegistryClient("http://127.0.0.1:1"),
         spool_path=tmp_path / "spool.db",
         max_spool_events=3,
+        clock=lambda: NOW,  # event times are checked against the edge's clock
     )
     yield c
     c.close()

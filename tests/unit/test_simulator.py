@@ -1,7 +1,7 @@
 """The MES simulator: deterministic, realistic enough, and flawed exactly as asked."""
 
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 import yaml
@@ -63,6 +63,7 @@ def test_clean_events_meet_their_contracts_and_edge_flaws_do_not(tmp_path):
             bootstrap="127.0.0.1:1",
             registry=RegistryClient("http://127.0.0.1:1"),
             spool_path=tmp_path / f"{s.supplier_id}.db",
+            clock=lambda: datetime.combine(START + timedelta(days=4), time(), UTC),
         )
         for s in world.suppliers
     }
