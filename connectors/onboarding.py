@@ -31,6 +31,12 @@ class Onboarded:
 DEFAULT_MAX_MESSAGE_BYTES: int = Settings.model_fields["topic_max_message_bytes"].default
 
 
+def supplier_topics(supplier_id: str, partitions: int) -> dict[str, int]:
+    """The topics a supplier needs (its five and the shared dead-letter topics)."""
+    topics = {supplier_topic(supplier_id, e): partitions for e in EventType}
+    return topics | {dlq_topic(e): partitions for e in EventType}
+
+
 def topic_configs(
     retention_days: int, max_message_bytes: int, *, dead_letters: bool = False
 ) -> dict[str, str]:
