@@ -8,6 +8,7 @@ import sys
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from cli import (
     db,
@@ -27,6 +28,7 @@ from cli import (
 )
 from cli.output import console, err_console, error
 from sangsaeng import __version__
+from sangsaeng.db import database_error
 from sangsaeng.errors import ConfigError, PlatformError
 
 app = typer.Typer(
@@ -70,6 +72,9 @@ def main() -> None:
         sys.exit(2)
     except PlatformError as exc:
         error(str(exc))
+        sys.exit(1)
+    except DBAPIError as exc:  # a database error no command classified itself
+        error(str(database_error(exc, "running the command")))
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -29,7 +29,9 @@ def reference_load(
     """Load (upsert) reference data; events naming unknown entries are quarantined.
 
     The file may list only sites, lines and parts of suppliers onboarded with
-    `sangsaeng suppliers add`; an entry naming any other supplier is refused.
+    `sangsaeng suppliers add`; a site, line or part naming a supplier that is neither
+    onboarded nor listed under the file's organisations is refused, and so is an entry
+    that would change a known organisation's role.
     """
     from governance.reference import load_reference, read_reference_file
 

@@ -134,12 +134,32 @@ def _unknown_suppliers(conn: Connection, data: ReferenceFile) -> list[str]:
     return problems
 
 
+def _role_changes(conn: Connection, data: ReferenceFile) -> list[str]:
+    """Entries that would give a known organisation another role (a supplier made a buyer)."""
+    ids = [o.org_id for o in data.organisations]
+    query = select(Organisation.org_id, Organisation.role).where(Organisation.org_id.in_(ids))
+    known = {org_id: role for org_id, role in conn.execute(query)}
+    return [
+        f"organisations[{i}].role: {o.org_id!r} is a {known[o.org_id]}, not a {o.role}"
+        for i, o in enumerate(data.organisations)
+        if o.org_id in known and known[o.org_id] != o.role
+    ]
+
+
 def load_reference(engine: Engine, data: ReferenceFile) -> dict[str, int]:
     """Upsert every entry in one transaction; returns the number of entries per list.
 
-    Raises `ReferenceFileError` naming the entries whose supplier is not onboarded.
+    Raises `ReferenceFileError` naming the entries whose supplier is not onboarded, and
+    those that would change a known organisation's role; nothing is written then.
     """
     with engine.begin() as conn:
+        changed = _role_changes(conn, data)
+        if changed:
+            raise ReferenceFileError(
+                "a reference file cannot change what an organisation is ("
+                + "; ".join(changed[:5])
+                + "): fix the file, or give the new organisation an id of its own"
+            )
         unknown = _unknown_suppliers(conn, data)
         if unknown:
             raise ReferenceFileError(

@@ -21,12 +21,15 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+import governance.models  # noqa: F401 - every table on METADATA, as env.py loads them
+import schemas.registry.models  # noqa: F401
 from migrations.contract_columns import ColumnChange, apply_changes, contract_changes
 from pipelines.landing.models import Contracts, default_contracts
-from sangsaeng.db import UPGRADE_HINT, SchemaMismatch, database_error
+from sangsaeng.db import METADATA, UPGRADE_HINT, SchemaMismatch, database_error
 
 HERE = Path(__file__).parent
 VERSION_TABLE = "alembic_version"
+TABLES_BEFORE_MIGRATIONS = {"supplier", "gateway_api_key"}  # renamed since
 ADVISORY_LOCK = 0x5A6E5A  # PostgreSQL advisory lock id held while upgrading
 
 
@@ -51,7 +54,8 @@ class SchemaStatus:
     revision: str | None  # None: never migrated
     head: str
     pending: list[ColumnChange] = field(default_factory=list)
-    tables: int = 0  # tables present (besides Alembic's own)
+    tables: int = 0  # the platform's tables present
+    known: bool = True  # False: a revision this release does not know (a newer one)
 
     @property
     def empty(self) -> bool:
@@ -65,6 +69,12 @@ class SchemaStatus:
         """One line: what is wrong and what to run."""
         if self.current:
             return f"the platform database at {self.url} is at revision {self.head} (current)"
+        if not self.known:
+            return (
+                f"the platform database at {self.url} is at revision {self.revision}, which this "
+                f"release (revision {self.head}) does not know: it was upgraded by a newer "
+                "release; run that release, or restore a backup made before its upgrade"
+            )
         if self.revision is None and self.tables:
             return (
                 f"the platform database at {self.url} has {self.tables} tables but no migration "
@@ -86,11 +96,23 @@ class SchemaStatus:
         )
 
 
+def known_revisions() -> set[str]:
+    """Every revision this release's migrations know."""
+    return {s.revision for s in ScriptDirectory.from_config(_config()).walk_revisions()}
+
+
 def _status(conn: Connection, url: str, contracts: Contracts) -> SchemaStatus:
     revision = MigrationContext.configure(conn).get_current_revision()
-    names = [n for n in inspect(conn).get_table_names() if n != VERSION_TABLE]
-    pending = contract_changes(conn, contracts) if revision is not None else []
-    return SchemaStatus(url, revision, head_revision(), pending, len(names))
+    # Only our own tables count (and those of releases before migrations): a database
+    # may hold others (PostGIS's, another application's).
+    ours = [
+        n
+        for n in inspect(conn).get_table_names()
+        if n in METADATA.tables or n in TABLES_BEFORE_MIGRATIONS
+    ]
+    known = revision is None or revision in known_revisions()
+    pending = contract_changes(conn, contracts) if revision is not None and known else []
+    return SchemaStatus(url, revision, head_revision(), pending, len(ours), known)
 
 
 def _url(engine: Engine) -> str:
@@ -140,7 +162,7 @@ def upgrade(engine: Engine, contracts: Contracts | None = None) -> UpgradeOutcom
         with engine.connect() as conn:
             _lock(conn)
             before = _status(conn, _url(engine), contracts)
-            if before.revision is None and before.tables:
+            if (before.revision is None and before.tables) or not before.known:
                 raise SchemaMismatch(before.explain())
             config = _config()
             config.attributes["connection"] = conn

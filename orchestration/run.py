@@ -19,6 +19,7 @@ from dagster._core.errors import DagsterMaxRetriesExceededError  # not exported 
 
 from orchestration.definitions import build_definitions
 from orchestration.defs.ingest.assets import TRANSIENT_RETRIES
+from orchestration.defs.ingest.jobs import INGEST_JOB, ingest_config
 from orchestration.instance import persistent_instance
 from sangsaeng.errors import TransientError
 from sangsaeng.settings import Settings
@@ -83,11 +84,9 @@ def _gave_up(exc: DagsterMaxRetriesExceededError) -> TransientError:
     infos = exc.user_code_process_error_infos
     last = infos[-1] if infos else None
     reason = (last.cause or last).message.strip() if last else str(exc)
-    reason = (
-        reason.split(": ", 1)[1]
-        if reason.startswith(("TransientError", "OffsetConflict"))
-        else reason
-    )
+    # "sangsaeng.errors.TransientError: <message>": the message is what the user needs.
+    head, _, rest = reason.partition(": ")
+    reason = rest if rest and head.rsplit(".", 1)[-1].endswith("Error") else reason
     return TransientError(f"gave up after {TRANSIENT_RETRIES + 1} attempts: {reason}")
 
 
@@ -103,15 +102,9 @@ def run_ingest(
 
     Raises the job's own error (a `PlatformError` saying what to do) when a run fails.
     """
-    job = build_definitions(settings).resolve_job_def("ingest")
-    config = {
-        "max_records": max_records or settings.ingest_max_records,
-        "max_seconds": max_seconds or settings.ingest_max_seconds,
-        "event_future_seconds": settings.event_future_seconds,
-        "event_horizon_days": settings.event_horizon_days,
-    }
+    job = build_definitions(settings).resolve_job_def(INGEST_JOB)
     run_config = {
-        "ops": {"land_supplier_events": {"config": config}},
+        **ingest_config(settings, max_records=max_records, max_seconds=max_seconds),
         # A failed step re-raises its error here, which the CLI prints as one line;
         # Dagster's console logger would print it again with a stack trace.
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},

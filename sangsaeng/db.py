@@ -65,6 +65,8 @@ def make_engine(url: str | URL, *, sqlite_timeout_s: float = 30.0, **kwargs: Any
     `sqlite_timeout_s`: how long a SQLite writer waits for another one's lock.
     """
     parsed = normalise_url(url)
+    # Errors never carry the statement's values (a password hash, a supplier's payload).
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True, **kwargs)
     if parsed.database and parsed.database != ":memory:":
@@ -102,30 +104,62 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+# PostgreSQL SQLSTATE classes and codes (psycopg puts them on `orig.sqlstate`).
+_PG_SCHEMA_MISMATCH = {"42P01", "42703", "42704", "42883"}  # undefined table/column/object
+_PG_TRANSIENT_PREFIXES = ("08", "40", "53", "57P")  # connection, rollback, resources, shutdown
+_PG_TRANSIENT = {"25006"}  # read-only transaction (a failover in progress)
+_PG_ACCESS_PREFIXES = ("28", "42501")  # credentials refused, insufficient privilege
+
+
+def _schema_mismatch(detail: str, doing: str) -> SchemaMismatch:
+    return SchemaMismatch(
+        f"the platform database does not match this release while {doing} ({detail}): "
+        f"{UPGRADE_HINT}"
+    )
+
+
+def _unavailable(detail: str, doing: str) -> TransientError:
+    return TransientError(
+        f"database unavailable while {doing} ({detail}); nothing of it was written: "
+        "try again once the database is back"
+    )
+
+
 def database_error(exc: DBAPIError, doing: str) -> PlatformError:
     """What `exc`, raised while `doing` (e.g. "landing a batch"), means for the caller.
 
-    Lost connections and held locks are transient; a missing table or column is a
-    `SchemaMismatch` naming `sangsaeng db upgrade`; refused data is `DataRefused`.
+    Lost connections, held locks and a database shutting down are transient; a missing
+    table or column is a `SchemaMismatch` naming `sangsaeng db upgrade`; refused data
+    is `DataRefused`; refused credentials or privileges are terminal and say so.
     """
     detail = first_line(exc)
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    by_code = _unavailable(detail, doing) if exc.connection_invalidated else None
+    by_code = by_code or _by_sqlstate(sqlstate, detail, doing)
+    if by_code is not None:
+        return by_code
     if isinstance(exc, OperationalError) and any(
         marker in detail for marker in _SQLITE_SCHEMA_MISMATCH
     ):
-        return SchemaMismatch(
-            f"the platform database does not match this release while {doing} ({detail}): "
-            f"{UPGRADE_HINT}"
-        )
-    if isinstance(exc, ProgrammingError):
-        return SchemaMismatch(
-            f"the platform database does not match this release while {doing} ({detail}): "
-            f"{UPGRADE_HINT}"
-        )
+        return _schema_mismatch(detail, doing)
     if isinstance(exc, IntegrityError | DataError):
         return DataRefused(f"the database refused the data while {doing}: {detail}")
-    if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
-        return TransientError(
-            f"database unavailable while {doing} ({detail}); nothing of it was written: "
-            "try again once the database is back"
-        )
+    if isinstance(exc, OperationalError | InterfaceError):
+        return _unavailable(detail, doing)
+    if isinstance(exc, ProgrammingError) and not sqlstate:
+        return _schema_mismatch(detail, doing)
     return TerminalError(f"database error while {doing}: {detail}")
+
+
+def _by_sqlstate(sqlstate: str, detail: str, doing: str) -> PlatformError | None:
+    """PostgreSQL's own word on what went wrong (None: no code, or none we sort by)."""
+    if sqlstate in _PG_SCHEMA_MISMATCH:
+        return _schema_mismatch(detail, doing)
+    if sqlstate in _PG_TRANSIENT or sqlstate.startswith(_PG_TRANSIENT_PREFIXES):
+        return _unavailable(detail, doing)
+    if sqlstate.startswith(_PG_ACCESS_PREFIXES):
+        return TerminalError(
+            f"the database refused access while {doing} ({detail}): check the user, "
+            "password and grants in SANGSAENG_DATABASE_URL"
+        )
+    return None

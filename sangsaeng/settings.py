@@ -115,6 +115,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected host:port[,host:port], got {value!r}")
         return value
 
+    @field_validator("database_url", "registry_database_url")
+    @classmethod
+    def _url_parses(cls, value: str) -> str:
+        if value:
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                make_url(value)
+            except ArgumentError:
+                raise ValueError(
+                    f"not a database URL: {value!r} (e.g. sqlite:///path/sangsaeng.db or "
+                    "postgresql://user@host:5432/sangsaeng)"
+                ) from None
+        return value
+
     @field_validator("ingest_topics")
     @classmethod
     def _regex_compiles(cls, value: str) -> str:

@@ -75,6 +75,24 @@ def test_a_database_made_before_migrations_is_refused_not_clobbered(empty_db_url
     engine.dispose()
 
 
+def test_tables_of_others_do_not_count_and_a_newer_revision_is_named(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    with engine.begin() as conn:  # e.g. PostGIS's, or another application's
+        conn.execute(text("CREATE TABLE spatial_ref_sys (srid INTEGER PRIMARY KEY)"))
+    assert status(engine).empty
+    upgrade(engine)
+    assert status(engine).current
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    found = status(engine)
+    assert not found.current and not found.known
+    with pytest.raises(SchemaMismatch, match="newer release"):
+        upgrade(engine)
+    with pytest.raises(SchemaMismatch, match="newer release"):
+        ensure(engine)
+    engine.dispose()
+
+
 def _sangsaeng(
     env: dict[str, str], *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess:

@@ -30,6 +30,27 @@ def test_definitions_load(tmp_path) -> None:
     defs.resolve_all_job_defs()
 
 
+def test_runs_the_sensor_starts_follow_the_settings(tmp_path) -> None:
+    """A sensor's run request carries no run config: the job's default must be the
+    configured batch bounds and event-time window, as `sangsaeng ingest` uses them."""
+    from sangsaeng.settings import load_settings
+
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'd.db'}",
+        ingest_max_records=123,
+        ingest_max_seconds=4.5,
+        event_future_seconds=60,
+        event_horizon_days=5,
+    )
+    job = build_definitions(settings).resolve_job_def("ingest")
+    assert job.run_config["ops"]["land_supplier_events"]["config"] == {
+        "max_records": 123,
+        "max_seconds": 4.5,
+        "event_future_seconds": 60,
+        "event_horizon_days": 5,
+    }
+
+
 def _evaluate_sensor(world: IngestWorld, db_url: str) -> dg.RunRequest | dg.SkipReason:
     settings = world.settings(db_url)
     with dg.build_sensor_context(resources=resources(settings)) as context:

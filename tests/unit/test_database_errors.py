@@ -53,3 +53,27 @@ def test_a_lock_held_too_long_is_transient(engine, tmp_path):
         holder.rollback()
         holder.close()
     assert isinstance(error, TransientError) and "database is locked" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected", "says"),
+    [
+        ("UndefinedColumn", SchemaMismatch, "sangsaeng db upgrade"),
+        ("UndefinedTable", SchemaMismatch, "sangsaeng db upgrade"),
+        ("AdminShutdown", TransientError, "try again"),
+        ("ReadOnlySqlTransaction", TransientError, "try again"),
+        ("SerializationFailure", TransientError, "try again"),
+        ("InvalidPassword", TerminalError, "check the user, password"),
+        ("InsufficientPrivilege", TerminalError, "grants"),
+        ("UntranslatableCharacter", DataRefused, "refused the data"),
+        ("UniqueViolation", DataRefused, "refused the data"),
+    ],
+)
+def test_postgresql_errors_are_sorted_by_their_sqlstate(error, expected, says):
+    import psycopg
+
+    orig = getattr(psycopg.errors, error)("the server's message")
+    wrapped = DBAPIError.instance("SELECT 1", None, orig, psycopg.Error)
+    found = database_error(wrapped, "landing a batch")
+    assert type(found) is expected or (expected is TerminalError and type(found) is TerminalError)
+    assert says in str(found) and "the server's message" in str(found)

@@ -21,7 +21,7 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 def definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[land_supplier_events],
-        jobs=[ingest_job],
+        jobs=[ingest_job(settings)],
         sensors=[ingest_on_lag],
         resources=resources(settings),
     )

@@ -4,14 +4,14 @@ import hashlib
 
 import dagster as dg
 
-from orchestration.defs.ingest.jobs import ingest_job
+from orchestration.defs.ingest.jobs import INGEST_JOB
 from orchestration.defs.ingest.resources import DatabaseResource, KafkaResource
 from pipelines.landing.writer import stored_offsets
 from sangsaeng.errors import PlatformError
 
 
 @dg.sensor(
-    job=ingest_job, minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING
+    job_name=INGEST_JOB, minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING
 )
 def ingest_on_lag(
     context: dg.SensorEvaluationContext, kafka: KafkaResource, database: DatabaseResource

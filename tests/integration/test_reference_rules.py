@@ -1,0 +1,48 @@
+"""Reference data keeps one record per party: a file may add and correct organisations,
+sites, lines and parts, but never turn a known supplier into something else, nor name
+a supplier nobody onboarded or listed (both databases)."""
+
+import pytest
+from sqlalchemy import select
+
+from governance.models import Organisation, Role
+from governance.parties import Parties
+from governance.reference import ReferenceFile, ReferenceFileError, load_reference
+from sangsaeng.db import make_engine
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_file_cannot_change_an_organisations_role(db_url: str) -> None:
+    engine = make_engine(db_url)
+    parties = Parties(engine)
+    parties.add_supplier("S0001", "Daehan Masks", "masks")
+    demoted = ReferenceFile.model_validate(
+        {
+            "organisations": [{"org_id": "S0001", "name": "Renamed", "role": "buyer"}],
+            "sites": [{"site_id": "S0001-P1", "supplier_id": "S0001"}],
+        }
+    )
+    with pytest.raises(
+        ReferenceFileError, match=r"organisations\[0\]\.role: 'S0001' is a supplier"
+    ):
+        load_reference(engine, demoted)
+    assert parties.is_supplier("S0001")
+    with engine.connect() as conn:
+        assert conn.scalar(select(Organisation.name).where(Organisation.org_id == "S0001")) == (
+            "Daehan Masks"
+        )
+    corrected = ReferenceFile.model_validate(
+        {
+            "organisations": [
+                {"org_id": "S0001", "name": "Daehan Masks Co.", "role": "supplier"},
+                {"org_id": "B01", "name": "Hanbit Motors", "role": "buyer"},
+            ],
+            "sites": [{"site_id": "S0001-P1", "supplier_id": "S0001"}],
+        }
+    )
+    assert load_reference(engine, corrected)["organisations"] == 2
+    with engine.connect() as conn:
+        rows = {k: v for k, v in conn.execute(select(Organisation.org_id, Organisation.role))}
+    assert rows == {"S0001": Role.SUPPLIER, "B01": Role.BUYER}
+    engine.dispose()
