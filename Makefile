@@ -49,6 +49,7 @@ ui: setup  ## open the Dagster UI (default 127.0.0.1:3000): assets, checks, runs
 # The test session starts its own Kafka broker and PostgreSQL on free ports in a
 # temporary state dir and stops them at the end, passing or failing.
 test: setup postgres-server  ## install what is missing, start what the tests need, run them
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 bench: setup  ## run the benchmarks (each prints its figure next to its ceiling)

@@ -63,10 +63,12 @@ def emit(
     ids: Sequence[str] = (),
     right: Sequence[str] = (),
     lines: bool = False,
+    markup: Sequence[str] = (),
 ) -> None:
     """Print `rows` (dicts keyed by `columns`) in `fmt`.
 
-    `ids`: columns never wrapped or cut (ids a user copies); `right`: numbers.
+    `ids`: columns never wrapped or cut (ids a user copies); `right`: numbers; `markup`:
+    columns whose text carries rich markup (styles), printed as such in tables.
     """
     if fmt is Format.JSON:
         sys.stdout.write(
@@ -92,7 +94,7 @@ def emit(
         else:
             table.add_column(c, overflow="fold", justify="right" if c in right else "left")
     for r in rows:
-        table.add_row(*(_cell(r.get(c)) for c in columns))
+        table.add_row(*(str(r.get(c)) if c in markup else _cell(r.get(c)) for c in columns))
     # Rich shrinks even no-wrap columns when their widths add up to more than the
     # terminal: then print wider than the terminal (which wraps the lines) instead.
     needed = Measurement.get(console, console.options.update_width(100_000), table).minimum

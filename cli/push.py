@@ -22,8 +22,9 @@ def push(
 
     Valid lines are accepted even if others are refused; refused lines are listed with
     their line number, field and reason (exit 1). Accepted events that the broker could
-    not take stay in the local spool and go out with the next push. A supplier the
-    platform has not onboarded is refused before anything is read.
+    not take stay in the local spool and go out with the next push. When the broker
+    answers and has no topics for the supplier (not onboarded), the push is refused
+    before anything is read or spooled.
     """
     from rich.progress import Progress
 

@@ -28,30 +28,27 @@ def _stack():  # noqa: ANN202 - keeps the import of infra out of `--help`
 
 
 def _print_status(statuses: list[Any], fmt: Format) -> None:
+    table = fmt is Format.TABLE
     rows = [
         {
             "service": s.name,
-            "state": s.state
-            if fmt is not Format.TABLE
-            else f"[{STATE_STYLE[s.state]}]{s.state}[/]",
+            "state": f"[{STATE_STYLE[s.state]}]{s.state}[/]" if table else s.state,
             "address": s.address,
-            "pid": str(s.pid or ""),
+            "pid": (str(s.pid) if s.pid else "") if table else s.pid,
             "since (UTC)": s.since,
             "log / detail": s.detail or s.log,
         }
         for s in statuses
     ]
-    if fmt is Format.TABLE:
-        from rich.table import Table
-
-        table = Table(title="Sangsaeng local stack", title_justify="left")
-        for column in rows[0] if rows else ():
-            table.add_column(column, no_wrap=column in ("service", "address", "pid"))
-        for row in rows:
-            table.add_row(*row.values())
-        console.print(table)
-        return
-    emit(rows, list(rows[0]) if rows else [], fmt)
+    columns = ["service", "state", "address", "pid", "since (UTC)", "log / detail"]
+    emit(
+        rows,
+        columns,
+        fmt,
+        title="Sangsaeng local stack",
+        ids=["service", "address", "pid", "since (UTC)"],
+        markup=["state"],
+    )
 
 
 def _prepare_database() -> None:

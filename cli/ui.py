@@ -31,7 +31,8 @@ def ui() -> None:
     home = prepare_home(current)
     console.print(f"Dagster UI on http://{host}:{port} (instance {home})")
     env = dict(os.environ, DAGSTER_HOME=str(home))
-    os.execve(dagster, [dagster, "dev", "--host", host, "--port", str(port)], env)
+    argv = [dagster, "dev", "-m", "orchestration.definitions", "--host", host, "--port", str(port)]
+    os.execve(dagster, argv, env)
 
 
 def register(root: typer.Typer) -> None:

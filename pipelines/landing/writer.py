@@ -162,7 +162,8 @@ def _copy_then_insert(
         return statement.as_string(raw)
 
     # Made anew in each transaction, so it always has the target's current columns (a
-    # session-long temp table would keep the shape from before a `db upgrade`).
+    # session-long temp table would keep the shape from before a `db upgrade`); emptied
+    # first, for a second call in the same transaction.
     conn.exec_driver_sql(
         text(
             sql.SQL(
@@ -170,6 +171,7 @@ def _copy_then_insert(
             ).format(staging, target)
         )
     )
+    conn.exec_driver_sql(text(sql.SQL("TRUNCATE {}").format(staging)))
     copy_statement = sql.SQL("COPY {} ({}) FROM STDIN").format(staging, columns)
     try:
         with raw.cursor() as cursor, cursor.copy(copy_statement) as copy:

@@ -32,9 +32,16 @@ def test_defaults_are_the_embedded_local_stack():
 
 
 def test_database_follows_the_state_dir(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SANGSAENG_STATE_DIR", "plant")  # relative, as a user writes it
+    here = load_settings().database_url
+    assert here == f"sqlite:///{tmp_path / 'plant' / 'sangsaeng.db'}"
+    assert (
+        load_settings().registry_database_url == f"sqlite:///{tmp_path / 'plant' / 'registry.db'}"
+    )
     monkeypatch.setenv("SANGSAENG_STATE_DIR", str(tmp_path / "plant"))
-    monkeypatch.chdir(tmp_path.parent)  # another folder sees the same platform
-    assert load_settings().database_url == f"sqlite:///{tmp_path / 'plant' / 'sangsaeng.db'}"
+    monkeypatch.chdir(tmp_path.parent)  # from another folder: the same platform
+    assert load_settings().database_url == here
     monkeypatch.setenv("SANGSAENG_DATABASE_URL", "postgresql://u@127.0.0.1:1/x")
     assert load_settings().database_url == "postgresql://u@127.0.0.1:1/x"
 

@@ -23,6 +23,9 @@ def _engine(url: str) -> Engine:
     return make_engine(url)
 
 
+_checked: set[str] = set()  # database URLs found at this release in this process
+
+
 class DatabaseResource(dg.ConfigurableResource):
     """The platform database (SQLite file or PostgreSQL) holding landing and offsets."""
 
@@ -32,7 +35,9 @@ class DatabaseResource(dg.ConfigurableResource):
         """One engine per URL and process, on a database at this release (an empty one is
         upgraded; another revision raises `SchemaMismatch` naming `sangsaeng db upgrade`)."""
         engine = _engine(self.url)
-        ensure(engine)
+        if self.url not in _checked:  # once it passed, not on every batch and sensor tick
+            ensure(engine)
+            _checked.add(self.url)
         return engine
 
 
