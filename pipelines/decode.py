@@ -1,17 +1,19 @@
 """Decode a micro-batch of Kafka records into typed events, and poison into rejections.
 
 A record that cannot be read (not Confluent framing, unknown schema id, truncated
-bytes, a schema of another record than its topic carries) becomes a `Rejected` with
-the reason, never an exception that stops the batch. Only a transient failure (the
-registry unreachable) propagates: then nothing of the batch is written and the next
-run reads it again.
+bytes, a schema of another record than its topic carries, a value the reader cannot
+represent such as a timestamp past year 9999) becomes a `Rejected` with the reason,
+never an exception that stops the batch: whatever the reader raises is the reason.
+Only a transient failure (the registry unreachable) propagates: then nothing of the
+batch is written and the next run reads it again.
 """
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from schemas.serde import AvroDeserializer, SerializationError
+from sangsaeng.errors import TransientError
+from schemas.serde import UNDECODABLE, AvroDeserializer, SerializationError
 from schemas.topics import EventType, parse_supplier_topic
 
 UNKNOWN_TOPIC = "not_a_supplier_topic"
@@ -44,12 +46,18 @@ class Reason:
     value: str | None = None
 
     def as_dict(self) -> dict[str, str | None]:
+        """The reason as stored (quarantine) and sent (dead letters): no NUL characters,
+        which PostgreSQL cannot store, whatever a value or an exception held."""
         return {
             "rule": self.rule,
-            "field": self.field,
-            "value": self.value,
-            "message": self.message,
+            "field": _no_nul(self.field),
+            "value": _no_nul(self.value),
+            "message": _no_nul(self.message),
         }
+
+
+def _no_nul(text: str | None) -> str | None:
+    return text.replace("\x00", "\\x00") if text else text
 
 
 @dataclass(slots=True)
@@ -114,13 +122,21 @@ def decode_batch(records: Iterable[SourceRecord], deserializer: AvroDeserializer
                 offset=record.offset,
                 expected=event_type.record_name,
             )
+            # fastavro reads the uuid logical type as uuid.UUID; rows and keys use the text.
+            payload["event_id"] = str(payload["event_id"])
+        except TransientError:
+            raise  # the registry is unreachable: the whole batch waits for the next run
         except SerializationError as exc:
             out.rejected.append(
                 Rejected(record, event_type, supplier_id, None, [Reason(exc.code, str(exc))])
             )
             continue
-        # fastavro reads the uuid logical type as uuid.UUID; rows and keys use the text.
-        payload["event_id"] = str(payload["event_id"])
+        except Exception as exc:  # whatever a producer wrote, it refuses this record only
+            message = f"cannot decode: {type(exc).__name__}: {exc}"
+            out.rejected.append(
+                Rejected(record, event_type, supplier_id, None, [Reason(UNDECODABLE, message)])
+            )
+            continue
         out.events.setdefault(event_type, []).append(
             Event(record, event_type, supplier_id, payload)
         )

@@ -86,6 +86,13 @@ def explain(record: Any, parsed: Any, exc: Exception) -> tuple[str, str | None]:
     return f"{type(exc).__name__}: {exc}", None
 
 
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    """The exception's message, one line, at most `limit` characters, no NUL characters."""
+    text = str(exc).strip().splitlines()
+    line = (text[0] if text else "").replace("\x00", "\\x00")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 class AvroSerializer(Serializer):
     """Encodes records of one schema; the id is resolved on first use (registered if asked)."""
 
@@ -253,17 +260,14 @@ class AvroDeserializer(Deserializer):
         body.seek(HEADER.size)
         try:
             record = schemaless_reader(body, pair[0], pair[1])
-        except (
-            EOFError,
-            StopIteration,
-            ValueError,
-            IndexError,
-            UnicodeDecodeError,
-            struct.error,
-        ) as exc:
+        except Exception as exc:  # whatever the bytes hold, only this record fails
+            # Truncated bytes (EOFError), an enum index or union branch out of range
+            # (IndexError), a timestamp past year 9999 (OverflowError), a uuid or UTF-8
+            # that does not parse (ValueError): a producer can write any of them.
             raise SerializationError(
-                f"cannot decode with schema id {schema_id}: {type(exc).__name__} "
-                f"(truncated or not written with that schema)",
+                f"cannot decode with schema id {schema_id}: {type(exc).__name__}: "
+                f"{_first_line(exc)} (truncated, not written with that schema, or a value "
+                "out of range)",
                 code=UNDECODABLE,
                 topic=topic,
                 partition=partition,
