@@ -6,7 +6,7 @@ implementation of the rules. One ephemeral GX context per process.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
@@ -24,6 +24,9 @@ from schemas.contracts import contract
 from schemas.topics import EventType
 
 ROW = "_row"
+NON_FINITE = "non_finite_numbers"  # [path, value] of each NaN or infinite double, or None
+NUL = "nul_characters"  # [path, value] of each string holding a NUL character, or None
+FINDINGS = frozenset({NON_FINITE, NUL})
 
 
 class ValidationSetupError(TerminalError):
@@ -81,11 +84,14 @@ def frame(event_type: EventType, events: Sequence[Event]) -> pd.DataFrame:
     )
     df[ROW] = range(len(events))
     df["topic_supplier_id"] = [e.supplier_id for e in events]
-    received = pd.Series(
-        pd.to_datetime([e.source.timestamp for e in events], unit="ms", utc=True), index=df.index
-    )
-    event_time = pd.to_datetime(df["event_time"], utc=True)
-    df["event_time_ahead_s"] = (event_time - received).dt.total_seconds()
+    # In Python, not pandas: a producer sets the Kafka timestamp, and any int64 must
+    # compare (pandas' datetimes end in 2262, and its NaT would pass every window).
+    df["event_time_ahead_s"] = [
+        e.payload["event_time"].timestamp() - e.source.timestamp / 1000 for e in events
+    ]
+    findings = [_findings(e.payload) for e in events]
+    df[NON_FINITE] = [f[0] or None for f in findings]
+    df[NUL] = [f[1] or None for f in findings]
     df["site_ref"] = df["topic_supplier_id"] + "/" + df["site_id"]
     if "line_id" in df:
         df["line_ref"] = df["site_id"] + "/" + df["line_id"]  # null line_id stays null
@@ -100,12 +106,59 @@ def frame(event_type: EventType, events: Sequence[Event]) -> pd.DataFrame:
     return df
 
 
-def _text(value: Any) -> str:
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every scalar in `value` (nested lists and records too), with its path."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{i}]")
+    else:
+        yield path, value
+
+
+def _findings(payload: dict[str, Any]) -> tuple[list[list[str]], list[list[str]]]:
+    """([path, value] of every NaN or infinite double, of every string with a NUL).
+
+    GX reads NaN as a missing value (it passes `between`), SQLite stores it as NULL and
+    PostgreSQL refuses NUL in text: so they are found here, as values, for the suites.
+    """
+    non_finite, nul = [], []
+    for name, value in payload.items():
+        for path, leaf in _leaves(value, name):
+            if isinstance(leaf, float) and not math.isfinite(leaf):
+                non_finite.append([path, repr(leaf)])
+            elif isinstance(leaf, str) and "\x00" in leaf:
+                nul.append([path, _text(leaf)])
+    return non_finite, nul
+
+
+def _text(value: Any, limit: int = 200) -> str:
+    """A value in words for a reason: one line, NUL shown as `\\x00`, at most `limit` long."""
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if hasattr(value, "item"):  # numpy scalars
         value = value.item()
-    return str(value)
+    text = str(value).replace("\x00", "\\x00")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _reason(rule: str, values: dict[str, Any]) -> Reason:
+    """The reason of one failing row: each column's value, or each [path, value] found
+    by `_findings` (the derived columns `NON_FINITE` and `NUL`)."""
+    pairs: list[tuple[str, str]] = []
+    for column, value in values.items():
+        if column in FINDINGS and isinstance(value, list):
+            pairs.extend((str(path), str(text)) for path, text in value)
+        else:
+            pairs.append((column, _text(value)))
+    return Reason(
+        rule,
+        f"{rule}: " + ", ".join(f"{k}={v}" for k, v in pairs),
+        field=", ".join(k for k, _ in pairs) or None,
+        value=", ".join(v for _, v in pairs) or None,
+    )
 
 
 @cache
@@ -169,14 +222,7 @@ class Validator:
             outcome.results.append(ExpectationResult(rule, config.type, item.success, count))
             for row in unexpected or ():
                 values = {k: v for k, v in row.items() if k != ROW}
-                failed.setdefault(int(row[ROW]), []).append(
-                    Reason(
-                        rule,
-                        f"{rule}: " + ", ".join(f"{k}={_text(v)}" for k, v in values.items()),
-                        field=", ".join(values) or None,
-                        value=", ".join(_text(v) for v in values.values()) or None,
-                    )
-                )
+                failed.setdefault(int(row[ROW]), []).append(_reason(rule, values))
         outcome.failed = failed
         outcome.passed = [i for i in range(len(events)) if i not in failed]
         return outcome

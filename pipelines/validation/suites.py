@@ -8,7 +8,10 @@ relations between fields, time windows, reference data and the supplier identity
 Columns a suite reads beside the payload's own (built by the runner, see `frame`):
 `topic_supplier_id` (the supplier of the topic), `site_ref` (`supplier/site`),
 `line_ref` (`site/line`), `part_ref` (`supplier/part`), `event_time_ahead_s` (event
-time minus the time Kafka received the record) and, for energy, `average_kw`.
+time minus the time Kafka received the record), `non_finite_numbers` and
+`nul_characters` (the [path, value] of each NaN or infinite double and of each string
+holding a NUL character anywhere in the payload, None if there is none) and, for
+energy, `average_kw`.
 """
 
 from dataclasses import dataclass
@@ -68,6 +71,10 @@ def _not_before(later: str, earlier: str) -> gxe.Expectation:
 def _common(reference: ReferenceSets, window: TimeWindow) -> list[gxe.Expectation]:
     return [
         gxe.ExpectColumnValuesToBeUnique(column="event_id", meta=_rule("event_id_unique")),
+        # NaN passes `between` (GX skips missing values), so non-finite doubles are found
+        # as values, in every double of the payload (optional and nested ones too).
+        gxe.ExpectColumnValuesToBeNull(column="non_finite_numbers", meta=_rule("finite_numbers")),
+        gxe.ExpectColumnValuesToBeNull(column="nul_characters", meta=_rule("no_nul_characters")),
         _not_empty("site_id"),
         _not_empty("source_system"),
         gxe.ExpectColumnPairValuesToBeEqual(
