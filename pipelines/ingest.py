@@ -10,6 +10,14 @@ Duplicates: the first copy of an event_id in a batch is validated; later copies 
 passing one are duplicates, copies of a refused one are validated in their own right
 (the sender may have fixed them). Across batches the database decides (insert on
 conflict do nothing), so an event_id lands once however often it is sent.
+
+No record stops the batch: decoding and validation refuse what they cannot read or
+trust, and a value the database still refuses (`DataRefused`) rolls the transaction
+back and runs it once more with each event type's rows landed in savepoints, split in
+halves until the refused records stand alone; those are quarantined as
+`database_refused` with the database's message, in that same one transaction. Only a
+batch that failed pays for the split; a lost connection stays transient, a schema that
+does not match stays terminal.
 """
 
 import json
@@ -30,13 +38,15 @@ from pipelines.landing.writer import (
     TopicPartition,
     claim_offsets,
     insert_events,
+    insert_events_isolated,
     insert_quarantine,
     record_duplicates,
+    refused_by_database,
     stored_offsets,
 )
 from pipelines.validation.runner import ExpectationResult, ValidationOutcome, Validator
 from pipelines.validation.suites import TimeWindow
-from sangsaeng.db import database_error
+from sangsaeng.db import DataRefused, database_error
 from schemas.registry.client import RegistryClient
 from schemas.serde import AvroDeserializer
 from schemas.topics import EventType, dlq_topic
@@ -195,6 +205,8 @@ class Ingestor:
 
         Raises `TransientError` (database or Kafka unavailable, or another ingest moved
         the offsets) with nothing written; the same records can then be ingested again.
+        Raises `SchemaMismatch` when the database needs `sangsaeng db upgrade`; a record
+        the database refuses is quarantined (`database_refused`), never raised.
         """
         outcome = BatchOutcome(read=len(records))
         if not records:
@@ -204,30 +216,90 @@ class Ingestor:
             key = (record.topic, record.partition)
             end[key] = max(end.get(key, 0), record.offset + 1)
         prepared = self.prepare(records)
-        if self.dead_letters is not None:
-            letters = [x for x in map(dead_letter, prepared.rejected) if x is not None]
-            if letters:
-                self.dead_letters.send(letters)
+        self._send_dead_letters(prepared.rejected)
         now = datetime.now(UTC)
         try:
-            with self.engine.begin() as conn:
-                claim_offsets(conn, start_offsets, end, now)
-                duplicates: list[Event] = list(prepared.copies)
-                for event_type, events in prepared.landing.items():
-                    inserted = insert_events(conn, self.tables[event_type], events, now)
-                    outcome.landed[event_type] += len(inserted)
-                    duplicates.extend(e for e in events if e.event_id not in inserted)
-                record_duplicates(conn, duplicates, now)
-                insert_quarantine(conn, prepared.rejected, now)
-        except DBAPIError as exc:
-            raise database_error(exc, "landing a batch") from exc
-        outcome.duplicates.update(e.event_type for e in duplicates)
-        outcome.quarantined.update(r.event_type for r in prepared.rejected)
-        for rejected in prepared.rejected:
-            outcome.reasons.update({r.rule for r in rejected.reasons})
+            written = self._land(prepared, start_offsets, end, now, isolate=False)
+        except DataRefused:
+            # A value the suites let through was refused (nothing was written): the same
+            # batch again, in one transaction, splitting until the refused records stand
+            # alone; they are quarantined with the database's word and the rest lands.
+            written = self._land(prepared, start_offsets, end, now, isolate=True)
+        rejected = prepared.rejected + written.refused
+        outcome.landed = written.landed
+        outcome.duplicates.update(e.event_type for e in written.duplicates)
+        outcome.quarantined.update(r.event_type for r in rejected)
+        for refused in rejected:
+            outcome.reasons.update({r.rule for r in refused.reasons})
         outcome.validation = summarise(prepared.validation)
         outcome.offsets = end
         return outcome
+
+    def _send_dead_letters(self, rejected: Sequence[Rejected]) -> None:
+        if self.dead_letters is not None:
+            letters = [x for x in map(dead_letter, rejected) if x is not None]
+            if letters:
+                self.dead_letters.send(letters)
+
+    def _land(
+        self,
+        prepared: Prepared,
+        start_offsets: Mapping[TopicPartition, int | None],
+        end: Mapping[TopicPartition, int],
+        now: datetime,
+        *,
+        isolate: bool,
+    ) -> "Written":
+        """One transaction: offsets, landing rows, duplicates, quarantine.
+
+        `isolate`: land each event type's rows in savepoints split around the rows the
+        database refuses (`insert_events_isolated`); those are quarantined, and sent as
+        dead letters before the commit. Without it, a refused value raises `DataRefused`
+        (nothing written). Other database errors raise as `database_error` says.
+        """
+        written = Written()
+        try:
+            with self.engine.begin() as conn:
+                claim_offsets(conn, start_offsets, end, now)
+                refused_ids: dict[tuple[EventType, str], str] = {}
+                for event_type, events in prepared.landing.items():
+                    table = self.tables[event_type]
+                    if isolate:
+                        inserted, refused = insert_events_isolated(conn, table, events, now)
+                    else:
+                        inserted, refused = insert_events(conn, table, events, now), []
+                    for event, message in refused:
+                        refused_ids[(event_type, event.event_id)] = message
+                        written.refused.append(refused_by_database(event, message))
+                    written.landed[event_type] += len(inserted)
+                    written.duplicates.extend(
+                        e
+                        for e in events
+                        if e.event_id not in inserted
+                        and (event_type, e.event_id) not in refused_ids
+                    )
+                for copy in prepared.copies:  # a later copy of an event refused above
+                    key = (copy.event_type, copy.event_id)
+                    if key in refused_ids:
+                        message = f"a copy of it was refused: {refused_ids[key]}"
+                        written.refused.append(refused_by_database(copy, message))
+                    else:
+                        written.duplicates.append(copy)
+                record_duplicates(conn, written.duplicates, now)
+                insert_quarantine(conn, prepared.rejected + written.refused, now)
+                self._send_dead_letters(written.refused)  # before the commit, like the others
+        except DBAPIError as exc:
+            raise database_error(exc, "landing a batch") from exc
+        return written
+
+
+@dataclass
+class Written:
+    """What one landing transaction wrote beside the offsets."""
+
+    landed: Counter[EventType] = field(default_factory=Counter)
+    duplicates: list[Event] = field(default_factory=list)
+    refused: list[Rejected] = field(default_factory=list)  # by the database, quarantined
 
 
 def build_ingestor(

@@ -3,7 +3,8 @@
 `reprocess` decodes each open quarantined record's original bytes again, validates
 it against the current reference data and lands it if it now passes, in one
 transaction with the quarantine row's new status, so a retried event lands once
-however often `reprocess` runs (or crashes).
+however often `reprocess` runs (or crashes). A record the database still refuses for
+its data stays open with that reason (`database_refused`); the others are resolved.
 """
 
 from collections import Counter
@@ -15,15 +16,17 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from pipelines.decode import Rejected
 from pipelines.landing.models import (
     QUARANTINE_DUPLICATE,
     QUARANTINE_LANDED,
     QUARANTINE_OPEN,
     quarantine,
 )
-from pipelines.landing.writer import insert_events
+from pipelines.landing.writer import insert_events_isolated, refused_by_database
 from sangsaeng.db import database_error
 from sangsaeng.errors import TransientError
+from schemas.topics import EventType
 
 if TYPE_CHECKING:  # the listing needs no Great Expectations import
     from pipelines.ingest import Ingestor
@@ -152,18 +155,30 @@ def reprocess(
 
     try:
         with engine.begin() as conn:
+            refused: list[Rejected] = []
+            refused_ids: set[tuple[EventType, str]] = set()
             for kind, events in prepared.landing.items():
-                inserted = insert_events(conn, ingestor.tables[kind], events, now)
+                inserted, offenders = insert_events_isolated(
+                    conn, ingestor.tables[kind], events, now
+                )
+                refused += [refused_by_database(event, message) for event, message in offenders]
+                refused_ids.update((kind, e.event_id) for e, _ in offenders)
                 for event in events:
+                    if (kind, event.event_id) in refused_ids:
+                        continue
                     landed = event.event_id in inserted
                     outcome.landed += landed
                     outcome.duplicates += not landed
                     status = QUARANTINE_LANDED if landed else QUARANTINE_DUPLICATE
                     mark(conn, event.source, status=status, resolved_at=now)
             for event in prepared.copies:
+                if (event.event_type, event.event_id) in refused_ids:
+                    message = "a copy of it was refused by the database"
+                    refused.append(refused_by_database(event, message))
+                    continue
                 outcome.duplicates += 1
                 mark(conn, event.source, status=QUARANTINE_DUPLICATE, resolved_at=now)
-            for rejected in prepared.rejected:
+            for rejected in prepared.rejected + refused:
                 outcome.still_refused += 1
                 outcome.reasons.update({r.rule for r in rejected.reasons})
                 mark(conn, rejected.source, reasons=[r.as_dict() for r in rejected.reasons])

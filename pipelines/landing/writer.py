@@ -4,6 +4,8 @@ Every function here takes an open connection: the caller holds ONE transaction f
 rows and the offsets they cover, so a crash or a database outage leaves either all of
 a batch or none of it. Landing is `INSERT ... ON CONFLICT DO NOTHING RETURNING`, so an
 event_id that already landed is detected by the database itself, under concurrency too.
+When the database refuses a value, `insert_events_isolated` lands the same events in
+savepoints, split until the refused ones stand alone, inside the caller's transaction.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,15 +18,18 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from pipelines.decode import Event, Rejected
+from pipelines.decode import Event, Reason, Rejected
 from pipelines.landing.models import (
     ingest_duplicate,
     ingest_offsets,
     quarantine,
 )
+from pipelines.landing.split import Refused, split_refused
+from sangsaeng.db import DataRefused, database_error, first_line
 from sangsaeng.errors import TransientError
 
 TopicPartition = tuple[str, int]
+DATABASE_REFUSED = "database_refused"  # the rule of a record the database would not store
 CHUNK = 2_000  # rows per statement; keeps PostgreSQL's 65,535 bind parameters in reach
 
 
@@ -106,6 +111,37 @@ def insert_events(
     if conn.dialect.name == "postgresql":
         return _copy_then_insert(conn, table, events, now)
     return _insert_new(conn, table, events, now)
+
+
+def insert_events_isolated(
+    conn: Connection, table: Table, events: Sequence[Event], now: datetime
+) -> tuple[set[str], list[tuple[Event, str]]]:
+    """`insert_events`, each attempt in a savepoint, split until every event the database
+    refuses for its data stands alone (`split_refused`); returns the event_ids inserted
+    and each refused event with the database's message. The others are written.
+
+    Raises what `database_error` makes of any other error (lost connection: transient;
+    missing table or column: `SchemaMismatch`).
+    """
+
+    def attempt(chunk: Sequence[Event]) -> set[str]:
+        try:
+            with conn.begin_nested():
+                return insert_events(conn, table, chunk, now)
+        except DBAPIError as exc:
+            error = database_error(exc, f"landing into {table.name}")
+            if isinstance(error, DataRefused):
+                raise Refused(first_line(exc)) from exc
+            raise error from exc
+
+    split = split_refused(events, attempt)
+    return set().union(*split.accepted), split.refused
+
+
+def refused_by_database(event: Event, message: str) -> Rejected:
+    """`event` as quarantined for a value the database refused (`message`, its words)."""
+    reason = Reason(DATABASE_REFUSED, f"the database refused this record: {message}")
+    return Rejected(event.source, event.event_type, event.supplier_id, event.event_id, [reason])
 
 
 def _insert_new(conn: Connection, table: Table, events: Sequence[Event], now: datetime) -> set[str]:
