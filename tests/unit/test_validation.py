@@ -4,6 +4,8 @@ Nothing here reads the clock: the programme is pinned (`tests.worlds.PINNED_STAR
 each record's Kafka timestamp, its receipt, is derived from its event time.
 """
 
+import dataclasses
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -123,6 +125,19 @@ CASES = [
         None,
     ),
     (EventType.SHIPMENT, {"quantity": -3.0}, "quantity_not_negative", "-3.0"),
+    # NaN passes `between` in GX (a missing value); as values they fail, optional ones too.
+    (EventType.PRODUCTION, {"quantity_good": math.nan}, "finite_numbers", "nan"),
+    (EventType.PRODUCTION, {"planned_quantity": math.nan}, "finite_numbers", "nan"),
+    (EventType.SHIPMENT, {"quantity": math.inf}, "finite_numbers", "inf"),
+    (EventType.ENERGY, {"energy_kwh": -math.inf}, "finite_numbers", "-inf"),
+    (
+        EventType.QUALITY,
+        {"measurements": lambda p: [dict(m, usl=math.inf) for m in p["measurements"]]},
+        "finite_numbers",
+        "inf",
+    ),
+    (EventType.PRODUCTION, {"lot_id": "LOT\x00"}, "no_nul_characters", "LOT\\x00"),
+    (EventType.MACHINE_STATUS, {"reason_code": "\x00"}, "no_nul_characters", "\\x00"),
 ]
 
 
@@ -167,3 +182,39 @@ def test_unknown_supplier_fails_even_with_a_consistent_payload() -> None:
 def test_an_empty_batch_is_not_validated() -> None:
     outcome = VALIDATOR.validate(EventType.ENERGY, [])
     assert (outcome.checked, outcome.passed, outcome.failed, outcome.results) == (0, [], {}, [])
+
+
+def test_a_non_finite_or_nul_value_is_named_with_its_path() -> None:
+    events = events_of(EventType.QUALITY, 6)
+    events[2].payload["measurements"] = [
+        {"characteristic": "bore", "value": 1.0, "lsl": None, "usl": None, "unit": "MMT"},
+        {"characteristic": "b\x00", "value": math.nan, "lsl": None, "usl": None, "unit": "MMT"},
+    ]
+    outcome = VALIDATOR.validate(EventType.QUALITY, events)
+    assert set(outcome.failed) == {2}
+    reasons = {r.rule: r for r in outcome.failed[2]}
+    assert reasons["finite_numbers"].field == "measurements[1].value"
+    assert reasons["finite_numbers"].message == "finite_numbers: measurements[1].value=nan"
+    assert reasons["no_nul_characters"].field == "measurements[1].characteristic"
+    assert "\x00" not in reasons["no_nul_characters"].message  # shown as \\x00, storable
+
+
+def test_missing_optional_numbers_pass() -> None:
+    events = events_of(EventType.PRODUCTION, 6)
+    for e in events:
+        e.payload["planned_quantity"] = None
+    assert VALIDATOR.validate(EventType.PRODUCTION, events).failed == {}
+
+
+@pytest.mark.parametrize("timestamp", [-(2**63), -1, 2**62, 2**63 - 1])
+def test_any_kafka_timestamp_is_measured_and_refused_when_far(timestamp: int) -> None:
+    # A producer sets the record's timestamp: pandas' datetimes end in 2262, and NaT
+    # would have passed both windows.
+    events = events_of(EventType.PRODUCTION, 4)
+    events[1].source = dataclasses.replace(events[1].source, timestamp=timestamp)
+    outcome = VALIDATOR.validate(EventType.PRODUCTION, events)
+    assert set(outcome.failed) == {1}
+    assert {r.rule for r in outcome.failed[1]} <= {
+        "event_time_not_in_future",
+        "event_time_within_horizon",
+    }
