@@ -147,6 +147,15 @@ class BatchOutcome:
     offsets: dict[TopicPartition, int] = field(default_factory=dict)
 
 
+@dataclass
+class Written:
+    """What one landing transaction wrote beside the offsets."""
+
+    landed: Counter[EventType] = field(default_factory=Counter)
+    duplicates: list[Event] = field(default_factory=list)
+    refused: list[Rejected] = field(default_factory=list)  # by the database, quarantined
+
+
 def _first_copies(events: Sequence[Event]) -> tuple[list[Event], list[Event]]:
     seen: set[str] = set()
     first, rest = [], []
@@ -249,7 +258,7 @@ class Ingestor:
         now: datetime,
         *,
         isolate: bool,
-    ) -> "Written":
+    ) -> Written:
         """One transaction: offsets, landing rows, duplicates, quarantine.
 
         `isolate`: land each event type's rows in savepoints split around the rows the
@@ -291,15 +300,6 @@ class Ingestor:
         except DBAPIError as exc:
             raise database_error(exc, "landing a batch") from exc
         return written
-
-
-@dataclass
-class Written:
-    """What one landing transaction wrote beside the offsets."""
-
-    landed: Counter[EventType] = field(default_factory=Counter)
-    duplicates: list[Event] = field(default_factory=list)
-    refused: list[Rejected] = field(default_factory=list)  # by the database, quarantined
 
 
 def build_ingestor(
