@@ -6,7 +6,7 @@ implementation of the rules. One ephemeral GX context per process.
 """
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
@@ -106,16 +106,21 @@ def frame(event_type: EventType, events: Sequence[Event]) -> pd.DataFrame:
     return df
 
 
-def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
-    """Every scalar in `value` (nested lists and records too), with its path."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _leaves(item, f"{path}.{key}")
-    elif isinstance(value, list):
+def _find(value: Any, path: str, non_finite: list[list[str]], nul: list[list[str]]) -> None:
+    """Adds [path, value] of `value` (and of what it nests) to the list it belongs in."""
+    kind = type(value)
+    if kind is str:
+        if "\x00" in value:
+            nul.append([path, _text(value)])
+    elif kind is float:
+        if not math.isfinite(value):
+            non_finite.append([path, repr(value)])
+    elif kind is list:
         for i, item in enumerate(value):
-            yield from _leaves(item, f"{path}[{i}]")
-    else:
-        yield path, value
+            _find(item, f"{path}[{i}]", non_finite, nul)
+    elif kind is dict:
+        for key, item in value.items():
+            _find(item, f"{path}.{key}", non_finite, nul)
 
 
 def _findings(payload: dict[str, Any]) -> tuple[list[list[str]], list[list[str]]]:
@@ -124,13 +129,10 @@ def _findings(payload: dict[str, Any]) -> tuple[list[list[str]], list[list[str]]
     GX reads NaN as a missing value (it passes `between`), SQLite stores it as NULL and
     PostgreSQL refuses NUL in text: so they are found here, as values, for the suites.
     """
-    non_finite, nul = [], []
+    non_finite: list[list[str]] = []
+    nul: list[list[str]] = []
     for name, value in payload.items():
-        for path, leaf in _leaves(value, name):
-            if isinstance(leaf, float) and not math.isfinite(leaf):
-                non_finite.append([path, repr(leaf)])
-            elif isinstance(leaf, str) and "\x00" in leaf:
-                nul.append([path, _text(leaf)])
+        _find(value, name, non_finite, nul)
     return non_finite, nul
 
 
