@@ -90,8 +90,8 @@ def frame(event_type: EventType, events: Sequence[Event]) -> pd.DataFrame:
         e.payload["event_time"].timestamp() - e.source.timestamp / 1000 for e in events
     ]
     findings = [_findings(e.payload) for e in events]
-    df[NON_FINITE] = [f[0] or None for f in findings]
-    df[NUL] = [f[1] or None for f in findings]
+    df[NON_FINITE] = [f[0] for f in findings]
+    df[NUL] = [f[1] for f in findings]
     df["site_ref"] = df["topic_supplier_id"] + "/" + df["site_id"]
     if "line_id" in df:
         df["line_ref"] = df["site_id"] + "/" + df["line_id"]  # null line_id stays null
@@ -106,34 +106,53 @@ def frame(event_type: EventType, events: Sequence[Event]) -> pd.DataFrame:
     return df
 
 
-def _find(value: Any, path: str, non_finite: list[list[str]], nul: list[list[str]]) -> None:
-    """Adds [path, value] of `value` (and of what it nests) to the list it belongs in."""
+Found = list[list[str]]  # [path, value] of each value found
+Findings = tuple[Found, Found] | None  # (non-finite, NUL); None until something is found
+
+
+def _find(value: Any, path: str, found: Findings) -> Findings:
+    """`found` with [path, value] of `value` (and of what it nests) added where it belongs;
+    allocates only on a first finding, so a clean event costs no garbage to collect."""
     kind = type(value)
     if kind is str:
         if "\x00" in value:
-            nul.append([path, _text(value)])
+            found = found or ([], [])
+            found[1].append([path, _text(value)])
     elif kind is float:
         if not math.isfinite(value):
-            non_finite.append([path, repr(value)])
+            found = found or ([], [])
+            found[0].append([path, repr(value)])
     elif kind is list:
         for i, item in enumerate(value):
-            _find(item, f"{path}[{i}]", non_finite, nul)
+            found = _find(item, f"{path}[{i}]", found)
     elif kind is dict:
         for key, item in value.items():
-            _find(item, f"{path}.{key}", non_finite, nul)
+            found = _find(item, f"{path}.{key}", found)
+    return found
 
 
-def _findings(payload: dict[str, Any]) -> tuple[list[list[str]], list[list[str]]]:
-    """([path, value] of every NaN or infinite double, of every string with a NUL).
+def _findings(payload: dict[str, Any]) -> tuple[Found | None, Found | None]:
+    """[path, value] of every NaN or infinite double, and of every string with a NUL
+    (None when there is none).
 
     GX reads NaN as a missing value (it passes `between`), SQLite stores it as NULL and
     PostgreSQL refuses NUL in text: so they are found here, as values, for the suites.
     """
-    non_finite: list[list[str]] = []
-    nul: list[list[str]] = []
-    for name, value in payload.items():
-        _find(value, name, non_finite, nul)
-    return non_finite, nul
+    found: Findings = None
+    for name, value in payload.items():  # the top level inline: it runs for every event
+        kind = type(value)
+        if kind is str:
+            if "\x00" not in value:
+                continue
+        elif kind is float:
+            if math.isfinite(value):
+                continue
+        elif kind is not list and kind is not dict:
+            continue
+        found = _find(value, name, found)
+    if found is None:
+        return None, None
+    return found[0] or None, found[1] or None
 
 
 def _text(value: Any, limit: int = 200) -> str:
