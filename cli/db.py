@@ -53,7 +53,11 @@ def db_current() -> None:
         console.print(
             f"{role} database: revision {found.revision or '(none)'}; this release: {found.head}"
         )
-        console.print(found.explain(), soft_wrap=True)
+        # The registry's own database is told apart from the platform's by its role.
+        console.print(
+            found.explain().replace("the platform database", f"the {role} database", 1),
+            soft_wrap=True,
+        )
         behind = behind or not found.current
     if behind:
         raise typer.Exit(1)
