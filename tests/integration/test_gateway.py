@@ -266,3 +266,16 @@ def fuzz_gateway(make_gateway) -> Gateway:
 def test_fuzz_never_a_5xx(fuzz_gateway, event_type, body):
     answer = fuzz_gateway.post(event_type, body)
     assert answer.status_code in (202, 400, 403, 413, 422), (body[:200], answer.text[:300])
+
+
+def test_a_key_of_a_supplier_without_topics_is_409_not_a_5xx(make_gateway):
+    """A supplier recorded (by a reference file, say) and given a key, but never onboarded
+    with `suppliers add`: the broker has no topics for it. Nothing is accepted or spooled."""
+    gateway = make_gateway()
+    gateway.suppliers.add_supplier("GNOTOPICS", "Recorded Only", "food")
+    key = gateway.suppliers.issue_key("GNOTOPICS")
+    record = status(supplier_id="GNOTOPICS", site_id="GNOTOPICS-P1")
+    answer = gateway.post("machine_status", [record], headers={"X-API-Key": key})
+    assert answer.status_code == 409
+    assert "sangsaeng suppliers add GNOTOPICS" in answer.json()["detail"]
+    assert gateway.pool.client("GNOTOPICS").pending() == 0
