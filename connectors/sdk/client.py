@@ -174,6 +174,7 @@ class SupplierClient:
             **(producer_config or {}),
         }
         self._serializers = {e: AvroSerializer.for_event_type(registry, e) for e in EventType}
+        self._topic_of = {e: supplier_topic(self.supplier_id, e) for e in EventType}
         self._producer: KafkaProducer | None = None
         self._recovered = False
         self._onboarded = False  # the broker was seen holding this supplier's topics
@@ -227,7 +228,8 @@ class SupplierClient:
             event = event_walker(kind)(dict(record), window)
         except CoercionError as exc:
             raise EventRejected(exc.field, exc.message) from None
-        event.setdefault("event_id", str(uuid.uuid4()))
+        if "event_id" not in event:  # not setdefault: a uuid4 per event costs 3 µs
+            event["event_id"] = str(uuid.uuid4())
         event.setdefault("event_time", now)
         event.setdefault("supplier_id", self.supplier_id)
         if event["supplier_id"] != self.supplier_id:
@@ -240,7 +242,7 @@ class SupplierClient:
         except ValueError:
             raise EventRejected("event_id", f"{event['event_id']!r} is not a UUID") from None
         event["event_id"] = event_id
-        topic = supplier_topic(self.supplier_id, kind)
+        topic = self._topic_of[kind]
         try:
             body = self._serializers[kind].encode_body(event, topic=topic)
         except SerializationError as exc:
