@@ -41,7 +41,7 @@ def test_mixed_stream_lands_every_accepted_event_in_its_topic(
         # A seed of its own per database, so the two runs use different supplier ids.
         seed = 41 if db_url.startswith("sqlite") else 42
         # Recent days: the edge refuses event times beyond the horizon before now.
-        start = recent_start(datetime.now(UTC).date(), 3)
+        start = recent_start(datetime.now(UTC).date(), 3)  # clock-ok: injected today
         world = build_world(seed, 4, start, 3, id_prefix=f"T{seed}")
         flaws = {}
         for e in generate(world, seed=seed, bad_rate=0.05):
