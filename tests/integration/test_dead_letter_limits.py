@@ -7,9 +7,8 @@ import os
 
 import pytest
 from kafka import KafkaProducer
-from kafka.admin import ConfigResource, ConfigResourceType
 
-from connectors.kafka.admin import admin_client
+from connectors.kafka.admin import ensure_topics
 from orchestration.run import run_ingest
 from pipelines.quarantine import list_quarantine
 from sangsaeng.db import make_engine
@@ -25,21 +24,14 @@ def test_a_dead_letter_over_its_topics_limit_does_not_stop_ingest(
     world: IngestWorld, db_url: str
 ) -> None:
     world.load_reference(db_url)
-    supplier = world.world.suppliers[0].supplier_id
-    topic = supplier_topic(supplier, EventType.PRODUCTION)
     good = [e for e in world.events(30) if e[0] is EventType.PRODUCTION][:10]
     for event_type, supplier_id, record in good[:5]:
         world.send(event_type, supplier_id, record, "land")
-    # A topic that takes records of up to 4 MiB (a deployment's choice), a poison record
-    # of 2.5 MB: its dead letter is over any dead-letter topic's limit (1 or 2 MiB).
-    with admin_client(world.bootstrap) as admin:
-        admin.alter_configs(
-            [
-                ConfigResource(
-                    ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": "4194304"}
-                )
-            ]
-        )
+    # A topic made to take records of up to 4 MiB (a deployment's choice; set when it is
+    # created, so no config change has to reach the broker first), and a poison record of
+    # 2.5 MB: its dead letter is over any dead-letter topic's limit (1 or 2 MiB).
+    topic = supplier_topic(f"{world.prefix}0009", EventType.PRODUCTION)
+    ensure_topics(world.bootstrap, {topic: 1}, configs={"max.message.bytes": "4194304"})
     producer = KafkaProducer(bootstrap_servers=world.bootstrap, max_request_size=8 * 1024 * 1024)
     big = producer.send(topic, value=os.urandom(2_500_000)).get(timeout=60)
     producer.close()
