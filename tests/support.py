@@ -73,3 +73,26 @@ json_values = st.recursive(
     ),
     max_leaves=25,
 )
+
+
+def set_topic_config(bootstrap: str, topic: str, configs: dict[str, str]) -> None:
+    """Change a topic's configs and wait until the broker reports them: an altered config
+    reaches the broker asynchronously, and a record sent before would meet the old one."""
+    import time
+
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    from connectors.kafka.admin import admin_client
+    from infra.process import wait_for
+
+    resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)
+    with admin_client(bootstrap) as admin:
+        admin.alter_configs([resource])
+
+        def applied() -> bool:
+            found = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+            now = found.get("topic", {}).get(topic, {})
+            return all(now.get(k, {}).get("value") == v for k, v in configs.items())
+
+        assert wait_for(applied, timeout=30, interval=0.1), f"{topic}: {configs} not applied"
+    time.sleep(0.5)  # the broker applies what its metadata says a moment later

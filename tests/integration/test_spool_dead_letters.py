@@ -12,17 +12,16 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from kafka.admin import ConfigResource, ConfigResourceType
 
 from connectors.gateway.server import build
-from connectors.kafka.admin import admin_client, ensure_topics
+from connectors.kafka.admin import ensure_topics
 from connectors.onboarding import onboard, supplier_topics
 from connectors.sdk import SupplierClient
 from connectors.sdk.client import EVENT_ID_HEADER, ForwardKind
 from governance.parties import Parties
 from infra.process import wait_for
 from sangsaeng.settings import Settings, load_settings
-from tests.support import cli_env, read_topic, upgraded_engine
+from tests.support import cli_env, read_topic, set_topic_config, upgraded_engine
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -70,11 +69,6 @@ def delivered(bootstrap: str, topic: str, registry) -> list[str]:
     for key, orders in per_key.items():
         assert orders == sorted(orders), f"out of order for key {key!r}"
     return ids
-
-
-def set_topic_config(bootstrap: str, topic: str, configs: dict[str, str]) -> None:
-    with admin_client(bootstrap) as admin:
-        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)])
 
 
 def spool_cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
