@@ -96,3 +96,18 @@ def set_topic_config(bootstrap: str, topic: str, configs: dict[str, str]) -> Non
 
         assert wait_for(applied, timeout=30, interval=0.1), f"{topic}: {configs} not applied"
     time.sleep(0.5)  # the broker applies what its metadata says a moment later
+
+
+def offline_client(supplier_id: str, spool_path: Any, **kwargs: Any) -> Any:
+    """A `SupplierClient` with no broker and no registry in reach (nothing listens at
+    127.0.0.1:1): it accepts into its spool, store and forward, and touches no network."""
+    from connectors.sdk import SupplierClient
+    from schemas.registry.client import RegistryClient
+
+    return SupplierClient(
+        supplier_id,
+        bootstrap="127.0.0.1:1",
+        registry=RegistryClient("http://127.0.0.1:1"),
+        spool_path=spool_path,
+        **kwargs,
+    )

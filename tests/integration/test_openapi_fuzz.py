@@ -24,9 +24,8 @@ from connectors.sdk import SupplierClient
 from governance.parties import Parties
 from schemas.registry.app import create_app as create_registry
 from schemas.registry.auth import Credentials
-from schemas.registry.client import RegistryClient
 from schemas.registry.store import RegistryStore
-from tests.support import upgraded_engine
+from tests.support import offline_client, upgraded_engine
 
 pytestmark = pytest.mark.integration
 
@@ -70,10 +69,8 @@ def gateway_app(folder: Path) -> Iterator[tuple[object, str]]:
     clients: list[SupplierClient] = []
 
     def make(supplier_id: str) -> SupplierClient:
-        client = SupplierClient(
+        client = offline_client(
             supplier_id,
-            bootstrap="127.0.0.1:1",  # nothing listens: accepted events stay spooled
-            registry=RegistryClient("http://127.0.0.1:1"),
             spool_path=folder / "spool" / f"{supplier_id}.db",
         )
         clients.append(client)

@@ -27,11 +27,10 @@ from schemas.contracts import contract
 from schemas.registry import MEDIA_TYPE
 from schemas.registry.app import create_app as create_registry
 from schemas.registry.auth import Credentials
-from schemas.registry.client import RegistryClient
 from schemas.registry.errors import ERROR_CODES
 from schemas.registry.store import RegistryStore
 from schemas.topics import RECORDS, EventType
-from tests.support import upgraded_engine
+from tests.support import offline_client, upgraded_engine
 
 pytestmark = pytest.mark.unit
 
@@ -58,10 +57,8 @@ class Gateway:
 
         def make(supplier_id: str) -> SupplierClient:
             # Accepting only spools: neither broker nor registry is contacted.
-            client = SupplierClient(
+            client = offline_client(
                 supplier_id,
-                bootstrap="127.0.0.1:1",
-                registry=RegistryClient("http://127.0.0.1:1"),
                 spool_path=tmp_path / f"{supplier_id}.db",
             )
             self.clients.append(client)
@@ -230,10 +227,8 @@ def test_every_example_passes_the_contract_and_the_documented_schema(gateway: Ga
     examples = ingest_body(spec)["examples"]
     assert {e.value for e in EventType} <= set(examples)
     check = validator(spec)
-    sdk = SupplierClient(
+    sdk = offline_client(
         "S0001",
-        bootstrap="127.0.0.1:1",
-        registry=RegistryClient("http://127.0.0.1:1"),
         spool_path=tmp_path / "check.db",
     )
     try:

@@ -11,12 +11,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from connectors.onboarding import topic_configs
-from connectors.sdk import EventRejected, SupplierClient
+from connectors.sdk import EventRejected
 from connectors.sdk.coerce import CoercionError, nesting_depth, schema_walker
 from connectors.sdk.limits import RECORD_OVERHEAD, TOO_DEEP, UNBALANCED, EdgeLimits, json_nesting
 from sangsaeng.settings import Settings, load_settings
-from schemas.registry.client import RegistryClient
 from schemas.topics import EventType
+from tests.support import offline_client
 
 pytestmark = pytest.mark.unit
 
@@ -25,10 +25,8 @@ NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
 @pytest.fixture
 def client(tmp_path):
-    c = SupplierClient(
+    c = offline_client(
         "S0001",
-        bootstrap="127.0.0.1:1",
-        registry=RegistryClient("http://127.0.0.1:1"),
         spool_path=tmp_path / "spool.db",
         clock=lambda: NOW,
     )
@@ -211,10 +209,8 @@ def test_event_time_within_the_horizon_and_not_ahead_of_the_clock(client):
 
 def test_the_limits_follow_the_settings(tmp_path):
     limits = EdgeLimits(earliest=date(2020, 1, 1), years_ahead=1, horizon_days=7)
-    c = SupplierClient(
+    c = offline_client(
         "S0001",
-        bootstrap="127.0.0.1:1",
-        registry=RegistryClient("http://127.0.0.1:1"),
         spool_path=tmp_path / "s.db",
         limits=limits,
         clock=lambda: NOW,
@@ -269,10 +265,8 @@ def test_a_record_too_large_for_its_topic_names_its_biggest_field(client):
 
 def test_the_size_limit_is_exact(tmp_path):
     limits = EdgeLimits(max_message_bytes=65_536)
-    c = SupplierClient(
+    c = offline_client(
         "S0001",
-        bootstrap="127.0.0.1:1",
-        registry=RegistryClient("http://127.0.0.1:1"),
         spool_path=tmp_path / "s.db",
         limits=limits,
         clock=lambda: NOW,
@@ -291,10 +285,8 @@ def test_the_size_limit_is_exact(tmp_path):
 
 
 def test_the_producer_may_send_what_the_edge_accepts(tmp_path):
-    c = SupplierClient(
+    c = offline_client(
         "S0001",
-        bootstrap="127.0.0.1:1",
-        registry=RegistryClient("http://127.0.0.1:1"),
         spool_path=tmp_path / "s.db",
         limits=EdgeLimits(max_message_bytes=4 * 1_048_576),
     )

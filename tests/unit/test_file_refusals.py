@@ -5,8 +5,7 @@ import yaml
 
 from connectors.files.connector import process_file
 from connectors.files.mapping import Mapping
-from connectors.sdk import SupplierClient
-from schemas.registry.client import RegistryClient
+from tests.support import offline_client
 
 pytestmark = pytest.mark.unit
 
@@ -24,10 +23,8 @@ FIELDS = {
 @pytest.fixture
 def client(tmp_path):
     # No broker at 127.0.0.1:1: rows are accepted into the spool (store and forward).
-    c = SupplierClient(
+    c = offline_client(
         "S0001",
-        bootstrap="127.0.0.1:1",
-        registry=RegistryClient("http://127.0.0.1:1"),
         spool_path=tmp_path / "spool.db",
     )
     yield c

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from connectors.gateway.app import create_app
 from connectors.gateway.forwarder import ClientPool
 from connectors.sdk import SupplierClient
-from schemas.registry.client import RegistryClient
+from tests.support import offline_client
 
 pytestmark = pytest.mark.unit
 
@@ -34,10 +34,8 @@ class Gateway:
         self.clients: list[SupplierClient] = []
 
         def make(supplier_id: str) -> SupplierClient:
-            client = SupplierClient(
+            client = offline_client(
                 supplier_id,
-                bootstrap="127.0.0.1:1",
-                registry=RegistryClient("http://127.0.0.1:1"),
                 spool_path=tmp_path / f"{supplier_id}.db",
             )
             self.clients.append(client)

@@ -7,6 +7,7 @@ import pytest
 
 from connectors.sdk import EventRejected, SpoolFull, SupplierClient
 from schemas.registry.client import RegistryClient
+from tests.support import offline_client
 
 pytestmark = pytest.mark.unit
 
@@ -16,10 +17,8 @@ NOW = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 @pytest.fixture
 def client(tmp_path):
     # Accepting needs neither broker nor registry: nothing here may touch the network.
-    c = SupplierClient(
+    c = offline_client(
         "S0001",
-        bootstrap="127.0.0.1:1",
-        registry=RegistryClient("http://127.0.0.1:1"),
         spool_path=tmp_path / "spool.db",
         max_spool_events=3,
         clock=lambda: NOW,  # event times are checked against the edge's clock
