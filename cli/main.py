@@ -25,6 +25,7 @@ from cli import (
     stack,
     suppliers,
     ui,
+    views,
 )
 from cli.output import console, err_console, error
 from sangsaeng import __version__
@@ -38,7 +39,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for group in (stack, db, registry, suppliers, gateway, spool, files, reference, quarantine):
+for group in (stack, db, registry, suppliers, gateway, spool, files, reference, quarantine, views):
     group.register(app)
 for command in (simulate, push, ingest, ui, demo):
     command.register(app)

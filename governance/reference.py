@@ -7,7 +7,7 @@ The file may hold only sites, lines and parts: their supplier must then be onboa
 already (`sangsaeng suppliers add`) or listed in the same file's organisations.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -192,22 +192,28 @@ class ReferenceSets:
     sites: frozenset[str]  # "<supplier_id>/<site_id>"
     lines: frozenset[str]  # "<site_id>/<line_id>"
     parts: frozenset[str]  # "<supplier_id>/<part_number>"
+    site_timezones: dict[str, str] = field(default_factory=dict)  # "<supplier>/<site>" -> zone
+    supplier_timezones: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def read(cls, engine: Engine) -> "ReferenceSets":
         """The current reference data (empty sets when none was loaded)."""
         with engine.connect() as conn:
-            suppliers = conn.scalars(
-                select(Organisation.org_id).where(Organisation.role == Role.SUPPLIER)
+            suppliers = conn.execute(
+                select(Organisation.org_id, Organisation.timezone).where(
+                    Organisation.role == Role.SUPPLIER
+                )
             ).all()
-            sites = conn.execute(select(Site.supplier_id, Site.site_id)).all()
+            sites = conn.execute(select(Site.supplier_id, Site.site_id, Site.timezone)).all()
             lines = conn.execute(select(Line.site_id, Line.line_id)).all()
             parts = conn.execute(select(Part.supplier_id, Part.part_number)).all()
         return cls(
-            suppliers=frozenset(suppliers),
-            sites=frozenset(f"{a}/{b}" for a, b in sites),
+            suppliers=frozenset(s for s, _ in suppliers),
+            sites=frozenset(f"{a}/{b}" for a, b, _ in sites),
             lines=frozenset(f"{a}/{b}" for a, b in lines),
             parts=frozenset(f"{a}/{b}" for a, b in parts),
+            site_timezones={f"{a}/{b}": tz for a, b, tz in sites if tz},
+            supplier_timezones={s: tz for s, tz in suppliers if tz},
         )
 
     @classmethod

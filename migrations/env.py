@@ -9,7 +9,8 @@ against the database of SANGSAENG_DATABASE_URL.
 from alembic import context
 
 import governance.models  # noqa: F401 - registers the parties' tables on METADATA
-import pipelines.landing.models  # noqa: F401 - landing, quarantine, offsets
+import pipelines.landing.models
+import pipelines.views.catalog  # noqa: F401 - the views and their touched keys
 import schemas.registry.models  # noqa: F401 - the registry's tables
 from sangsaeng.db import METADATA, make_engine
 from sangsaeng.settings import load_settings

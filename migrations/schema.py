@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 import governance.models  # noqa: F401 - every table on METADATA, as env.py loads them
+import pipelines.views.catalog  # noqa: F401
 import schemas.registry.models  # noqa: F401
 from migrations.contract_columns import ColumnChange, apply_changes, contract_changes
 from pipelines.landing.models import Contracts, default_contracts

@@ -33,19 +33,24 @@ from sqlalchemy.exc import DBAPIError
 
 from governance.reference import ReferenceSets
 from pipelines.decode import Event, Rejected, SourceRecord, decode_batch
+from pipelines.landing.days import LocalDays
 from pipelines.landing.models import LANDING, Contracts, landing_tables
 from pipelines.landing.writer import (
     TopicPartition,
     claim_offsets,
     insert_events,
     insert_events_isolated,
-    insert_quarantine,
+    insert_quarantine_rows,
+    quarantine_keys,
+    quarantine_rows,
     record_duplicates,
     refused_by_database,
     stored_offsets,
 )
 from pipelines.validation.runner import ExpectationResult, ValidationOutcome, Validator
 from pipelines.validation.suites import TimeWindow
+from pipelines.views.catalog import stale
+from pipelines.views.keys import SupplierDay, touch
 from sangsaeng.db import DataRefused, database_error
 from schemas.registry.client import RegistryClient
 from schemas.serde import AvroDeserializer
@@ -154,6 +159,7 @@ class Written:
     landed: Counter[EventType] = field(default_factory=Counter)
     duplicates: list[Event] = field(default_factory=list)
     refused: list[Rejected] = field(default_factory=list)  # by the database, quarantined
+    touched: dict[str, set[SupplierDay]] = field(default_factory=dict)  # view -> stale keys
 
 
 def _first_copies(events: Sequence[Event]) -> tuple[list[Event], list[Event]]:
@@ -175,9 +181,13 @@ class Ingestor:
         validator: Validator,
         dead_letters: DeadLetterSink | None = None,
         tables: Mapping[EventType, Table] | None = None,
+        *,
+        days: LocalDays | None = None,
     ) -> None:
         self.engine, self.deserializer, self.validator = engine, deserializer, validator
         self.dead_letters = dead_letters
+        reference = validator.reference
+        self.days = days or LocalDays(reference.site_timezones, reference.supplier_timezones)
         # The landing tables of the contracts this ingest reads (the release's by default).
         self.tables = dict(tables or LANDING)
 
@@ -192,6 +202,10 @@ class Ingestor:
                 outcome = self.validator.validate(event_type, first)
                 prepared.validation.setdefault(event_type, []).append(outcome)
                 passed = [first[i] for i in outcome.passed]
+                for event in passed:
+                    event.payload["business_day"] = self.days.business_day(
+                        event_type, event.payload
+                    )
                 prepared.landing.setdefault(event_type, []).extend(passed)
                 for row, reasons in outcome.failed.items():
                     event = first[row]
@@ -271,6 +285,7 @@ class Ingestor:
             with self.engine.begin() as conn:
                 claim_offsets(conn, start_offsets, end, now)
                 refused_ids: dict[tuple[EventType, str], str] = {}
+                landed_keys: dict[EventType, set[SupplierDay]] = {}
                 for event_type, events in prepared.landing.items():
                     table = self.tables[event_type]
                     if isolate:
@@ -281,6 +296,11 @@ class Ingestor:
                         refused_ids[(event_type, event.event_id)] = message
                         written.refused.append(refused_by_database(event, message))
                     written.landed[event_type] += len(inserted)
+                    landed_keys[event_type] = {
+                        (e.supplier_id, e.payload["business_day"])
+                        for e in events
+                        if e.event_id in inserted
+                    }
                     written.duplicates.extend(
                         e
                         for e in events
@@ -295,7 +315,11 @@ class Ingestor:
                     else:
                         written.duplicates.append(copy)
                 record_duplicates(conn, written.duplicates, now)
-                insert_quarantine(conn, prepared.rejected + written.refused, now)
+                quarantined = prepared.rejected + written.refused
+                rows = quarantine_rows(quarantined, now, self.days)
+                insert_quarantine_rows(conn, rows)
+                written.touched = stale(landed_keys, quarantine_keys(rows))
+                touch(conn, written.touched)
                 self._send_dead_letters(written.refused)  # before the commit, like the others
         except DBAPIError as exc:
             raise database_error(exc, "landing a batch") from exc

@@ -24,6 +24,8 @@ from pipelines.landing.models import (
     quarantine,
 )
 from pipelines.landing.writer import insert_events_isolated, refused_by_database
+from pipelines.views.catalog import stale
+from pipelines.views.keys import touch
 from sangsaeng.db import database_error
 from sangsaeng.errors import TransientError
 from schemas.topics import EventType
@@ -123,6 +125,8 @@ def reprocess(
             q.kafka_offset,
             q.kafka_timestamp,
             q.payload,
+            q.supplier_id,
+            q.received_day,
         )
         .where(q.status == QUARANTINE_OPEN)
         .order_by(q.quarantine_id)
@@ -157,6 +161,7 @@ def reprocess(
         with engine.begin() as conn:
             refused: list[Rejected] = []
             refused_ids: set[tuple[EventType, str]] = set()
+            landed_keys: dict[EventType, set[tuple[str, Any]]] = {}
             for kind, events in prepared.landing.items():
                 inserted, offenders = insert_events_isolated(
                     conn, ingestor.tables[kind], events, now
@@ -167,6 +172,10 @@ def reprocess(
                     if (kind, event.event_id) in refused_ids:
                         continue
                     landed = event.event_id in inserted
+                    if landed:
+                        landed_keys.setdefault(kind, set()).add(
+                            (event.supplier_id, event.payload["business_day"])
+                        )
                     outcome.landed += landed
                     outcome.duplicates += not landed
                     status = QUARANTINE_LANDED if landed else QUARANTINE_DUPLICATE
@@ -182,6 +191,14 @@ def reprocess(
                 outcome.still_refused += 1
                 outcome.reasons.update({r.rule for r in rejected.reasons})
                 mark(conn, rejected.source, reasons=[r.as_dict() for r in rejected.reasons])
+            # Views of the days the landed events belong to, and the quarantine's own
+            # (a resolved record no longer counts as refused there).
+            resolved = {
+                (r.supplier_id, r.received_day)
+                for r in rows
+                if r.supplier_id is not None and r.received_day is not None
+            }
+            touch(conn, stale(landed_keys, resolved))
     except DBAPIError as exc:
         raise database_error(exc, "reprocessing the quarantine") from exc
     return outcome

@@ -4,7 +4,8 @@ Landing tables follow the Avro contracts column for column (`landing_tables` der
 them from the contracts, so a new optional field reaches SQL without a second
 definition: `sangsaeng db upgrade` compares these tables with the database and adds
 the columns); arrays and nested records are stored as JSON. Each row keeps the Kafka
-coordinates it was read from. The quarantine keeps the original bytes so an event can
+coordinates it was read from and its `business_day` (pipelines/landing/days.py), the
+local day the views count it on. The quarantine keeps the original bytes so an event can
 be retried after reference data was fixed. All of them are created by the migrations.
 """
 
@@ -112,8 +113,15 @@ def _landing_table(event_type: EventType, schema: Mapping[str, Any], on: MetaDat
         Column("kafka_topic", String(255), nullable=False),
         Column("kafka_partition", Integer, nullable=False),
         Column("kafka_offset", BigInteger, nullable=False),
+        Column("kafka_timestamp", BigInteger, comment="Kafka's timestamp of the record (ms)."),
         Column("landed_at", DateTime(timezone=True), nullable=False, default=utcnow),
+        Column(
+            "business_day",
+            Date,
+            comment="The supplier's local day (site time zone) of the event's business time.",
+        ),
         Index(f"ix_{name}_supplier_time", "supplier_id", "event_time"),
+        Index(f"ix_{name}_supplier_day", "supplier_id", "business_day"),
         comment=f"Validated {event_type.value} events, one row per event_id.",
     )
 
@@ -144,6 +152,11 @@ quarantine = Table(
     Column("event_type", String(32)),
     Column("supplier_id", String(64), index=True),
     Column("event_id", String(64)),
+    Column(
+        "received_day",
+        Date,
+        comment="The supplier's local day of the record's Kafka timestamp.",
+    ),
     Column("reasons", JSON, nullable=False),
     Column("payload", LargeBinary),
     Column("first_seen", DateTime(timezone=True), nullable=False, default=utcnow),

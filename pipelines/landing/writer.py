@@ -9,7 +9,7 @@ savepoints, split until the refused ones stand alone, inside the caller's transa
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Table, select, update
@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from pipelines.decode import Event, Reason, Rejected
+from pipelines.landing.days import LocalDays
 from pipelines.landing.models import (
     ingest_duplicate,
     ingest_offsets,
@@ -97,6 +98,7 @@ def landing_row(event: Event, now: datetime) -> dict[str, Any]:
     row["kafka_topic"] = event.source.topic
     row["kafka_partition"] = event.source.partition
     row["kafka_offset"] = event.source.offset
+    row["kafka_timestamp"] = event.source.timestamp
     row["landed_at"] = now
     return row
 
@@ -250,7 +252,11 @@ def record_duplicates(conn: Connection, events: Iterable[Event], now: datetime) 
     return len(rows)
 
 
-def quarantine_rows(rejected: Iterable[Rejected], now: datetime) -> list[dict[str, Any]]:
+def quarantine_rows(
+    rejected: Iterable[Rejected], now: datetime, days: LocalDays | None = None
+) -> list[dict[str, Any]]:
+    """The quarantine rows of `rejected`; `days` gives each its supplier's received day."""
+    days = days or LocalDays({}, {})
     return [
         {
             "kafka_topic": r.source.topic,
@@ -260,6 +266,9 @@ def quarantine_rows(rejected: Iterable[Rejected], now: datetime) -> list[dict[st
             "event_type": r.event_type.value if r.event_type else None,
             "supplier_id": r.supplier_id,
             "event_id": r.event_id,
+            "received_day": (
+                days.received_day(r.supplier_id, r.source.timestamp) if r.supplier_id else None
+            ),
             "reasons": [reason.as_dict() for reason in r.reasons],
             "payload": r.source.value,
             "first_seen": now,
@@ -270,9 +279,20 @@ def quarantine_rows(rejected: Iterable[Rejected], now: datetime) -> list[dict[st
     ]
 
 
-def insert_quarantine(conn: Connection, rejected: Sequence[Rejected], now: datetime) -> int:
+def quarantine_keys(rows: Iterable[Mapping[str, Any]]) -> set[tuple[str, date]]:
+    """The (supplier, received day) keys of quarantine rows that name a supplier."""
+    return {(r["supplier_id"], r["received_day"]) for r in rows if r["received_day"] is not None}
+
+
+def insert_quarantine(
+    conn: Connection, rejected: Sequence[Rejected], now: datetime, days: LocalDays | None = None
+) -> int:
     """Quarantine `rejected` with their reasons and original bytes; returns how many."""
-    rows = quarantine_rows(rejected, now)
+    return insert_quarantine_rows(conn, quarantine_rows(rejected, now, days))
+
+
+def insert_quarantine_rows(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert prepared quarantine rows (`quarantine_rows`); returns how many."""
     statement = _insert(conn)(quarantine).on_conflict_do_nothing()
     for i in range(0, len(rows), CHUNK):
         conn.execute(statement, rows[i : i + CHUNK])

@@ -1,0 +1,116 @@
+"""Refresh the views: recompute the keys ingest touched, or everything (`full`).
+
+One transaction per view: claim (delete, returning) the view's touched keys, map each
+(supplier, day) to the key range it makes stale and merge the ranges per supplier, write
+them to `view_refresh_key` under a fresh id, delete and re-insert the view's rows in
+those ranges, drop the ranges, commit. A crash rolls the claim back with the rest, so
+nothing is lost; running it twice recomputes nothing twice. The first statement writes,
+so on SQLite the transaction holds the write lock from its start and an ingest landing
+meanwhile waits rather than touching a key the claim would miss.
+"""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from pipelines.views.base import Scope, View
+from pipelines.views.catalog import ordered
+from pipelines.views.keys import SupplierDay, view_refresh_key, view_touched
+from sangsaeng.db import database_error
+from sangsaeng.settings import Settings
+
+
+@dataclass(frozen=True)
+class ViewRefresh:
+    """What refreshing one view did."""
+
+    view: str
+    full: bool
+    keys: int  # touched (supplier, day) keys claimed
+    ranges: int  # merged key ranges recomputed
+    rows: int  # rows written
+    total_rows: int  # rows in the view's main table afterwards
+
+
+def merged_ranges(view: View, keys: Iterable[SupplierDay]) -> list[tuple[str, date, date]]:
+    """The disjoint (supplier, first day, last day) ranges `keys` make stale in `view`."""
+    spans: dict[str, list[tuple[date, date]]] = defaultdict(list)
+    for supplier, day in keys:
+        spans[supplier].append(view.key_range(day))
+    out: list[tuple[str, date, date]] = []
+    for supplier, ranges in sorted(spans.items()):
+        ranges.sort()
+        first, last = ranges[0]
+        for a, b in ranges[1:]:
+            if a.toordinal() <= last.toordinal() + 1:
+                last = max(last, b)
+            else:
+                out.append((supplier, first, last))
+                first, last = a, b
+        out.append((supplier, first, last))
+    return out
+
+
+def _claim(conn: Connection, view: View) -> list[SupplierDay]:
+    claimed = conn.execute(
+        delete(view_touched)
+        .where(view_touched.c.view == view.name)
+        .returning(view_touched.c.supplier_id, view_touched.c.day)
+    ).all()
+    return [(s, d) for s, d in claimed]
+
+
+def refresh_view(engine: Engine, view: View, settings: Settings, *, full: bool) -> ViewRefresh:
+    """Refresh one view in one transaction (see the module's docstring)."""
+    try:
+        with engine.begin() as conn:
+            keys = _claim(conn, view)
+            if full:
+                rows, ranges = view.recompute(conn, Scope(None, settings)), 0
+            else:
+                spans = merged_ranges(view, keys)
+                rows, ranges = 0, len(spans)
+                if spans:
+                    refresh_id = str(uuid.uuid4())
+                    conn.execute(
+                        insert(view_refresh_key),
+                        [
+                            {
+                                "refresh_id": refresh_id,
+                                "supplier_id": s,
+                                "first_day": a,
+                                "last_day": b,
+                            }
+                            for s, a, b in spans
+                        ],
+                    )
+                    rows = view.recompute(conn, Scope(refresh_id, settings))
+                    conn.execute(
+                        delete(view_refresh_key).where(view_refresh_key.c.refresh_id == refresh_id)
+                    )
+            total = conn.scalar(select(func.count()).select_from(view.table)) or 0
+    except DBAPIError as exc:
+        raise database_error(exc, f"refreshing view {view.name}") from exc
+    return ViewRefresh(view.name, full, len(keys), ranges, max(rows, 0), total)
+
+
+def refresh(
+    engine: Engine, settings: Settings, names: list[str] | None = None, *, full: bool = False
+) -> list[ViewRefresh]:
+    """Refresh `names` (every view when None) in dependency order."""
+    return [refresh_view(engine, view, settings, full=full) for view in ordered(names)]
+
+
+def stale_keys(engine: Engine) -> dict[str, int]:
+    """Touched keys waiting per view."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(view_touched.c.view, func.count()).group_by(view_touched.c.view)
+        ).all()
+    return {view: count for view, count in rows}

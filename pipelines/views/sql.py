@@ -1,0 +1,104 @@
+"""SQL expressions the views need that SQLite and PostgreSQL spell differently.
+
+Each compiles per dialect to the same value, so a view computes identical numbers on
+both: dates stay dates ('YYYY-MM-DD' on SQLite), durations are whole milliseconds
+(SQLite's julianday arithmetic is rounded to the millisecond, PostgreSQL's epoch
+difference is exact to the microsecond and rounded the same way).
+"""
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Date, Double, cast
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+
+class week_start(FunctionElement[Any]):
+    """The Monday of a date's ISO week."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(week_start, "sqlite")
+def _week_start_sqlite(element: week_start, compiler: SQLCompiler, **kw: Any) -> str:
+    # 'weekday 0' moves to the Sunday on or after the date; six days back is its Monday.
+    return f"date({compiler.process(element.clauses, **kw)}, 'weekday 0', '-6 days')"
+
+
+@compiles(week_start, "postgresql")
+def _week_start_pg(element: week_start, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(date_trunc('week', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+class month_start(FunctionElement[Any]):
+    """The first day of a date's month."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(month_start, "sqlite")
+def _month_start_sqlite(element: month_start, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
+
+
+@compiles(month_start, "postgresql")
+def _month_start_pg(element: month_start, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(date_trunc('month', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+class epoch_ms(FunctionElement[Any]):
+    """A timestamp as whole milliseconds since 1970-01-01 UTC."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(epoch_ms, "sqlite")
+def _epoch_ms_sqlite(element: epoch_ms, compiler: SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    return f"CAST(ROUND((julianday({value}) - 2440587.5) * 86400000.0) AS INTEGER)"
+
+
+@compiles(epoch_ms, "postgresql")
+def _epoch_ms_pg(element: epoch_ms, compiler: SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    return f"CAST(ROUND(EXTRACT(EPOCH FROM {value}) * 1000) AS BIGINT)"
+
+
+class day_number(FunctionElement[Any]):
+    """A date as a whole number of days (differences of two are days between them)."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(day_number, "sqlite")
+def _day_number_sqlite(element: day_number, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(julianday({compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+@compiles(day_number, "postgresql")
+def _day_number_pg(element: day_number, compiler: SQLCompiler, **kw: Any) -> str:
+    # days since 2000-01-01; only differences are used
+    return f"(CAST({compiler.process(element.clauses, **kw)} AS DATE) - DATE '2000-01-01')"
+
+
+def duration_ms(start: Any, end: Any) -> ColumnElement[Any]:
+    """Whole milliseconds from `start` to `end`."""
+    return epoch_ms(end) - epoch_ms(start)
+
+
+def real(value: Any) -> ColumnElement[Any]:
+    """`value` as a double (PostgreSQL sums of BIGINT are NUMERIC; ratios must not be)."""
+    return cast(value, Double)
+
+
+def ratio(numerator: Any, denominator: Any) -> ColumnElement[Any]:
+    """numerator / denominator as a double, NULL when the denominator is NULL or 0."""
+    from sqlalchemy import case
+
+    return case((denominator > 0, real(numerator) / real(denominator)), else_=None)
