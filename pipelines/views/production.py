@@ -91,4 +91,10 @@ VIEW = View(
     reads=frozenset({EventType.PRODUCTION}),
     key_range=same_day,
     recompute=recompute,
+    ratios=("scrap_rate",),
+    totals=(
+        ("good", EventType.PRODUCTION, "quantity_good"),
+        ("scrap", EventType.PRODUCTION, "quantity_scrap"),
+        ("reports", EventType.PRODUCTION, "event_id"),  # a count: rows of the landing table
+    ),
 )
