@@ -9,7 +9,12 @@ import yaml
 from connectors.sdk import EventRejected, SupplierClient
 from connectors.simulator.events import FLAWS, generate
 from connectors.simulator.run import write_events, write_reference
-from connectors.simulator.world import build_world
+from connectors.simulator.world import (
+    GAIN_SPREAD,
+    REPORTED_GAINS,
+    STOPS_AND_SCRAP_GAIN,
+    build_world,
+)
 from schemas.registry.client import RegistryClient
 
 pytestmark = pytest.mark.unit
@@ -90,7 +95,9 @@ def test_productivity_rises_after_go_live_by_the_suppliers_uplift():
     for supplier in world.suppliers:
         before = sum(good[(supplier.supplier_id, False)]) / len(good[(supplier.supplier_id, False)])
         after = sum(good[(supplier.supplier_id, True)]) / len(good[(supplier.supplier_id, True)])
-        assert 0.30 <= supplier.uplift <= 0.70
+        # the sector's reported gain, less what fewer stops and less scrap add, +- the spread
+        rate_gain = (1 + REPORTED_GAINS[supplier.sector]) / STOPS_AND_SCRAP_GAIN - 1
+        assert abs(supplier.uplift - rate_gain) <= GAIN_SPREAD / STOPS_AND_SCRAP_GAIN + 0.001
         assert 1 + 0.8 * supplier.uplift < after / before < 1.25 * (1 + supplier.uplift)
 
 
