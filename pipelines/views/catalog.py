@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Mapping
 from graphlib import TopologicalSorter
 
-from pipelines.views import production
+from pipelines.views import oee, production, quality  # noqa: F401 - oee, quality: registered below soon
 from pipelines.views.base import View
 from pipelines.views.keys import SupplierDay
 from schemas.topics import EventType
