@@ -105,6 +105,14 @@ class Settings(BaseSettings):
     postgres_port: int = Field(
         54329, ge=1, le=65535, description="Port of the local PostgreSQL cluster."
     )
+    impact_ramp_up_days: int = Field(
+        14,
+        ge=0,
+        le=365,
+        description="Days from a supplier's smart-factory go-live left out of the "
+        "programme_impact view's before/after comparison, while the new factory ramps up "
+        "(a change takes effect at the next `sangsaeng views refresh --full`).",
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod

@@ -1,0 +1,393 @@
+"""programme_impact: each supplier's results before and after its smart-factory go-live,
+and programme_impact_rollup: the same per sector and per sponsor.
+
+Per supplier and metric, from the daily views (one value per supplier and local day):
+- good_per_run_hour = Σ good / Σ run_hours over the day's production_daily rows (units
+  per hour); scrap_rate = Σ scrap / (Σ good + Σ scrap) (production_daily);
+- oee = the mean of oee_daily.oee over the supplier's lines that day (lines without an
+  OEE left out);
+- ppm = Σ defective / Σ inspected * 1,000,000 over the day's quality_daily rows of the
+  IN_PROCESS and FINAL stages (defective parts per million; INCOMING inspections judge
+  bought-in material, not the supplier's own process).
+A day is *before* when it lies before organisation.go_live, *after* when it lies
+`impact_ramp_up_days` (setting, default 14) or more after it; the ramp-up days between
+are left out. Days without a value (no run hours, nothing inspected) do not count, nor
+does any day of a supplier without a go-live date.
+days_before, days_after: the days counted. mean_before, mean_after: the means of the
+daily values (each day weighs the same). uplift_pct = 100 * (mean_after - mean_before) /
+mean_before: the raw change in per cent, so for scrap_rate and ppm, where a fall is the
+improvement, a negative uplift is the gain; `better` says whether the metric moved the
+good way (`higher_is_better` is the direction). ci_low_pct, ci_high_pct: a 95 %
+percentile bootstrap interval of uplift_pct, resampling the before-days and the after-days
+independently (`RESAMPLES` times), seeded by the supplier and the metric, so the same
+rows always give the same interval, incremental refresh or full. uplift_pct and the
+interval are NULL with `null_reason` when the supplier has no go-live date, a side has
+fewer than `MIN_DAYS` days, or mean_before is 0 (no relative change of nothing); the
+interval alone when a resample's before-mean is 0.
+
+The roll-up, per sector and per sponsor (organisation.sector, organisation.sponsor_id;
+suppliers without one are in no group of that kind) and metric: suppliers = those with
+an uplift_pct; uplift_pct = their mean (each supplier weighs the same); ci_low_pct,
+ci_high_pct = a 95 % percentile bootstrap interval of that mean over the suppliers
+(NULL with `null_reason` below `MIN_SUPPLIERS` suppliers). It is small and rebuilt whole
+on each refresh.
+
+A touched day changes the supplier's whole comparison, so the key range is the
+supplier's whole history. A changed go-live date or ramp-up setting touches no key:
+`sangsaeng views refresh --full` applies it.
+"""
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Double,
+    Integer,
+    PrimaryKeyConstraint,
+    Select,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy.engine import Connection
+
+from governance.models import Organisation
+from pipelines.views.base import Scope, View, whole_history
+from pipelines.views.oee import oee_daily
+from pipelines.views.production import production_daily
+from pipelines.views.quality import quality_daily
+from pipelines.views.sql import ratio, real
+from sangsaeng.db import METADATA
+from schemas.topics import EventType
+
+MIN_DAYS = 3  # days a side needs for an uplift
+MIN_SUPPLIERS = 2  # suppliers a roll-up needs for an interval
+RESAMPLES = 2_000  # bootstrap resamples
+CONFIDENCE = 95.0  # per cent
+
+
+class Metric(StrEnum):
+    """The results compared before and after go-live."""
+
+    GOOD_PER_RUN_HOUR = "good_per_run_hour"
+    OEE = "oee"
+    SCRAP_RATE = "scrap_rate"
+    PPM = "ppm"
+
+
+HIGHER_IS_BETTER: dict[Metric, bool] = {
+    Metric.GOOD_PER_RUN_HOUR: True,
+    Metric.OEE: True,
+    Metric.SCRAP_RATE: False,
+    Metric.PPM: False,
+}
+
+
+class GroupKind(StrEnum):
+    """What a roll-up groups the suppliers by."""
+
+    SECTOR = "sector"
+    SPONSOR = "sponsor"
+
+
+def _result_columns(uplift: str) -> list[Column[Any]]:
+    return [
+        Column("uplift_pct", Double, comment=uplift),
+        Column("ci_low_pct", Double, comment="Low end of the 95 % bootstrap interval (%)."),
+        Column("ci_high_pct", Double, comment="High end of the 95 % bootstrap interval (%)."),
+        Column(
+            "higher_is_better",
+            Boolean,
+            nullable=False,
+            comment="The metric's good direction: false for scrap_rate and ppm.",
+        ),
+        Column("better", Boolean, comment="Whether uplift_pct moved the good direction."),
+        Column("null_reason", Text, comment="Why uplift_pct or the interval is NULL."),
+    ]
+
+
+programme_impact = Table(
+    "programme_impact",
+    METADATA,
+    Column("supplier_id", String(64), nullable=False),
+    Column(
+        "metric", String(32), nullable=False, comment="good_per_run_hour, oee, scrap_rate, ppm."
+    ),
+    Column("go_live", Date, comment="organisation.go_live when computed (NULL: none)."),
+    Column("ramp_up_days", Integer, nullable=False, comment="Days from go-live left out."),
+    Column("days_before", Integer, nullable=False, comment="Days with a value before go-live."),
+    Column("days_after", Integer, nullable=False, comment="Days with a value after the ramp-up."),
+    Column("mean_before", Double, comment="Mean daily value before go-live (metric's unit)."),
+    Column("mean_after", Double, comment="Mean daily value after the ramp-up (metric's unit)."),
+    *_result_columns("100 * (mean_after - mean_before) / mean_before (per cent)."),
+    PrimaryKeyConstraint("supplier_id", "metric"),
+    comment="Each supplier's metrics before and after its smart-factory go-live.",
+)
+
+programme_impact_rollup = Table(
+    "programme_impact_rollup",
+    METADATA,
+    Column("group_kind", String(16), nullable=False, comment="sector or sponsor."),
+    Column("group_id", String(100), nullable=False, comment="The sector, or the sponsor's id."),
+    Column(
+        "metric", String(32), nullable=False, comment="good_per_run_hour, oee, scrap_rate, ppm."
+    ),
+    Column("suppliers", Integer, nullable=False, comment="Suppliers with an uplift_pct."),
+    *_result_columns("Mean of the suppliers' uplift_pct (per cent)."),
+    PrimaryKeyConstraint("group_kind", "group_id", "metric"),
+    comment="Mean supplier uplift per sector and per sponsor, with a bootstrap interval.",
+)
+
+
+# -- the bootstrap ------------------------------------------------------------------------
+
+
+def seed_for(*parts: str) -> int:
+    """A seed fixed by `parts` (the same in every process, unlike `hash`)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def _resampled_means(values: Sequence[float], rng: np.random.Generator) -> np.ndarray:
+    data = np.asarray(values, dtype=float)
+    picks = rng.integers(0, len(data), size=(RESAMPLES, len(data)))
+    means: np.ndarray = data[picks].mean(axis=1)
+    return means
+
+
+def _interval(samples: np.ndarray) -> tuple[float, float]:
+    tail = (100.0 - CONFIDENCE) / 2
+    low, high = np.percentile(samples, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
+def uplift_interval(
+    before: Sequence[float], after: Sequence[float], seed: int
+) -> tuple[float, float] | None:
+    """The 95 % percentile bootstrap interval of 100 * (mean after - mean before) / mean
+    before, the two sides resampled independently; None when a resampled before-mean is 0."""
+    rng = np.random.default_rng(seed)
+    mean_before = _resampled_means(before, rng)
+    mean_after = _resampled_means(after, rng)
+    if not np.all(mean_before != 0):
+        return None
+    return _interval(100.0 * (mean_after - mean_before) / mean_before)
+
+
+def mean_interval(values: Sequence[float], seed: int) -> tuple[float, float]:
+    """The 95 % percentile bootstrap interval of the mean of `values`."""
+    return _interval(_resampled_means(values, np.random.default_rng(seed)))
+
+
+def _better(metric: Metric, uplift: float | None) -> bool | None:
+    if uplift is None:
+        return None
+    return uplift > 0 if HIGHER_IS_BETTER[metric] else uplift < 0
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(np.mean(np.asarray(values, dtype=float))) if values else None
+
+
+def compare(
+    supplier_id: str,
+    metric: Metric,
+    go_live: date | None,
+    daily: Iterable[tuple[date, float]],
+    ramp_up_days: int,
+) -> dict[str, Any]:
+    """One programme_impact row from a supplier's daily values of `metric` (in day order)."""
+    before: list[float] = []
+    after: list[float] = []
+    if go_live is not None:
+        for day, value in daily:
+            offset = (day - go_live).days
+            if offset < 0:
+                before.append(value)
+            elif offset >= ramp_up_days:
+                after.append(value)
+    mean_before, mean_after = _mean(before), _mean(after)
+    uplift: float | None = None
+    interval: tuple[float, float] | None = None
+    reason: str | None = None
+    if go_live is None:
+        reason = "no go-live date"
+    elif len(before) < MIN_DAYS:
+        reason = f"{_days(len(before))} before go-live, {MIN_DAYS} needed"
+    elif len(after) < MIN_DAYS:
+        reason = f"{_days(len(after))} after the {ramp_up_days}-day ramp-up, {MIN_DAYS} needed"
+    elif mean_before == 0 or mean_before is None or mean_after is None:
+        reason = "mean before go-live is 0: no relative change"
+    else:
+        uplift = 100.0 * (mean_after - mean_before) / mean_before
+        interval = uplift_interval(before, after, seed_for("impact", supplier_id, metric))
+        if interval is None:
+            reason = "no interval: a resample of the days before go-live has mean 0"
+    return {
+        "supplier_id": supplier_id,
+        "metric": metric.value,
+        "go_live": go_live,
+        "ramp_up_days": ramp_up_days,
+        "days_before": len(before),
+        "days_after": len(after),
+        "mean_before": mean_before,
+        "mean_after": mean_after,
+        "uplift_pct": uplift,
+        "ci_low_pct": interval[0] if interval else None,
+        "ci_high_pct": interval[1] if interval else None,
+        "higher_is_better": HIGHER_IS_BETTER[metric],
+        "better": _better(metric, uplift),
+        "null_reason": reason,
+    }
+
+
+def roll_up(
+    kind: GroupKind, group_id: str, metric: Metric, uplifts: Sequence[float]
+) -> dict[str, Any]:
+    """One programme_impact_rollup row from the group's supplier uplifts (supplier order)."""
+    mean = _mean(uplifts)
+    interval: tuple[float, float] | None = None
+    reason: str | None = None
+    if not uplifts:
+        reason = "no supplier with an uplift"
+    elif len(uplifts) < MIN_SUPPLIERS:
+        reason = f"{len(uplifts)} supplier with an uplift, {MIN_SUPPLIERS} needed for an interval"
+    else:
+        interval = mean_interval(uplifts, seed_for("impact-rollup", kind, group_id, metric))
+    return {
+        "group_kind": kind.value,
+        "group_id": group_id,
+        "metric": metric.value,
+        "suppliers": len(uplifts),
+        "uplift_pct": mean,
+        "ci_low_pct": interval[0] if interval else None,
+        "ci_high_pct": interval[1] if interval else None,
+        "higher_is_better": HIGHER_IS_BETTER[metric],
+        "better": _better(metric, mean),
+        "null_reason": reason,
+    }
+
+
+# -- the daily values, in SQL -------------------------------------------------------------
+
+
+def _daily(scope: Scope, metric: Metric) -> Select[Any]:
+    """(supplier_id, day, value) of `metric` per supplier and local day in the scope."""
+    match metric:
+        case Metric.GOOD_PER_RUN_HOUR | Metric.SCRAP_RATE:
+            t = production_daily
+            good, scrap = func.sum(t.c.good), func.sum(t.c.scrap)
+            value = (
+                ratio(good, func.sum(t.c.run_hours))
+                if metric is Metric.GOOD_PER_RUN_HOUR
+                else ratio(scrap, good + scrap)
+            )
+            condition = None
+        case Metric.OEE:
+            t = oee_daily
+            value, condition = real(func.avg(t.c.oee)), None
+        case Metric.PPM:
+            t = quality_daily
+            value = ratio(func.sum(t.c.defective) * 1_000_000.0, func.sum(t.c.inspected))
+            condition = t.c.inspection_stage.in_(("IN_PROCESS", "FINAL"))
+    query = (
+        select(t.c.supplier_id, t.c.day, value)
+        .select_from(scope.source(t, t.c.day))
+        .where(scope.where())
+    )
+    if condition is not None:
+        query = query.where(condition)
+    return query.group_by(t.c.supplier_id, t.c.day).order_by(t.c.supplier_id, t.c.day)
+
+
+# Any day lies in a whole-history key range: a supplier has one there when it is in scope.
+_ANY_DAY = date(2000, 1, 1)
+
+
+def recompute(conn: Connection, scope: Scope) -> int:
+    impact = programme_impact
+    conn.execute(delete(impact).where(scope.covers(impact.c.supplier_id, literal(_ANY_DAY, Date))))
+    daily: dict[tuple[str, Metric], list[tuple[date, float]]] = defaultdict(list)
+    for metric in Metric:
+        for supplier_id, day, value in conn.execute(_daily(scope, metric)):
+            if value is not None:
+                daily[(supplier_id, metric)].append((day, float(value)))
+    org = Organisation.__table__
+    go_live = {org_id: day for org_id, day in conn.execute(select(org.c.org_id, org.c.go_live))}
+    ramp = scope.settings.impact_ramp_up_days
+    rows = [
+        compare(
+            supplier_id,
+            metric,
+            go_live.get(supplier_id),
+            daily.get((supplier_id, metric), ()),
+            ramp,
+        )
+        for supplier_id in sorted({s for s, _ in daily})
+        for metric in Metric
+    ]
+    if rows:
+        conn.execute(insert(impact), rows)
+    return len(rows) + _recompute_rollup(conn)
+
+
+def _recompute_rollup(conn: Connection) -> int:
+    """Rebuild programme_impact_rollup from the whole of programme_impact."""
+    conn.execute(delete(programme_impact_rollup))
+    org = Organisation.__table__
+    impact = programme_impact
+    found = conn.execute(
+        select(
+            impact.c.supplier_id,
+            impact.c.metric,
+            impact.c.uplift_pct,
+            org.c.sector,
+            org.c.sponsor_id,
+        ).select_from(impact.outerjoin(org, org.c.org_id == impact.c.supplier_id))
+    ).all()
+    # sorted here, not by the database's collation: the resamples follow the supplier order
+    found.sort(key=lambda r: (r[0], r[1]))
+    groups: dict[tuple[GroupKind, str, Metric], list[float]] = {}
+    for _supplier, metric, uplift, sector, sponsor in found:
+        for kind, group_id in ((GroupKind.SECTOR, sector), (GroupKind.SPONSOR, sponsor)):
+            if group_id is None:
+                continue
+            uplifts = groups.setdefault((kind, group_id, Metric(metric)), [])
+            if uplift is not None:
+                uplifts.append(float(uplift))
+    rows = [
+        roll_up(kind, group_id, metric, uplifts)
+        for (kind, group_id, metric), uplifts in sorted(groups.items())
+    ]
+    if rows:
+        conn.execute(insert(programme_impact_rollup), rows)
+    return len(rows)
+
+
+VIEW = View(
+    name="programme_impact",
+    title="Each supplier's units per run hour, OEE, scrap and ppm before and after go-live",
+    tables=(programme_impact, programme_impact_rollup),
+    reads=frozenset({EventType.PRODUCTION, EventType.QUALITY, EventType.MACHINE_STATUS}),
+    key_range=whole_history,
+    recompute=recompute,
+    depends_on=("production_daily", "quality_daily", "oee_daily"),
+    day_column="go_live",
+)
