@@ -12,12 +12,16 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from connectors.simulator.events import generate
 from connectors.simulator.world import STOPS_AND_SCRAP_GAIN, World, build_world
+from pipelines.views import impact
+from pipelines.views.base import Scope
 from pipelines.views.impact import programme_impact, programme_impact_rollup
+from pipelines.views.oee import oee_daily
+from pipelines.views.quality import quality_daily
 from pipelines.views.refresh import refresh
 from sangsaeng.settings import load_settings
 from schemas.topics import EventType
@@ -301,6 +305,55 @@ def test_rollups_by_sector_and_sponsor_by_hand(db_url: str) -> None:
     # every group and metric has a row: 3 sectors and 2 sponsors, 4 metrics
     assert len(rows) == (3 + 2) * 4
     assert_full_equals_incremental(engine, settings)
+
+
+def test_oee_and_ppm_from_the_daily_views_by_hand(db_url: str) -> None:
+    """OEE and ppm from rows of oee_daily and quality_daily as those views write them
+    (the recompute called directly on the whole scope, so nothing rebuilds them)."""
+    engine = upgraded_engine(db_url)
+    reference(engine, reference_data({"S1": SUPPLIERS["S1"]}))
+    oee_rows, quality_rows = [], []
+    for days, line_oee, inspected in (
+        # before: lines at 0.5 and 0.7 (mean 0.6), L3 without an OEE; 4 defective of
+        # 2,000 in process and final (2,000 ppm), 50 of 100 bought-in parts (not counted)
+        (BEFORE, (0.5, 0.7), ((1000, 3), (1000, 1), (100, 50))),
+        # after: 0.6 and 0.9 (0.75); 1 of 2,000 (500 ppm)
+        (AFTER, (0.6, 0.9), ((1000, 1), (1000, 0), (100, 50))),
+    ):
+        for day in days:
+            for line, oee in zip(("L1", "L2", "L3"), (*line_oee, None), strict=True):
+                oee_rows.append(
+                    {"supplier_id": "S1", "site_id": "S1-P1", "line_id": line, "day": day}
+                    | {"machines": 2, "oee": oee}
+                )
+            for stage, (n, bad) in zip(("IN_PROCESS", "FINAL", "INCOMING"), inspected, strict=True):
+                quality_rows.append(
+                    {"supplier_id": "S1", "site_id": "S1-P1", "line_id": "L1", "part_number": "X"}
+                    | {"inspection_stage": stage, "day": day, "inspections": 1, "fail_count": 0}
+                    | {"inspected": n, "defective": bad}
+                )
+    # a day with nothing inspected has no ppm: it does not count
+    quality_rows.append(
+        {**quality_rows[0], "day": AFTER[-1] + timedelta(days=3), "inspected": 0, "defective": 0}
+    )
+    with engine.begin() as conn:
+        conn.execute(insert(oee_daily), oee_rows)
+        conn.execute(insert(quality_daily), quality_rows)
+        impact.recompute(conn, Scope(None, load_settings()))
+    rows = impact_rows(engine)
+    oee = rows[("S1", "oee")]
+    assert (oee["days_before"], oee["days_after"]) == (5, 5)
+    assert (oee["mean_before"], oee["mean_after"]) == pytest.approx((0.6, 0.75))
+    assert oee["uplift_pct"] == pytest.approx(25.0)
+    assert (oee["ci_low_pct"], oee["ci_high_pct"]) == pytest.approx((25.0, 25.0))
+    assert oee["better"] is True
+    ppm = rows[("S1", "ppm")]
+    assert (ppm["days_before"], ppm["days_after"]) == (5, 5)
+    assert (ppm["mean_before"], ppm["mean_after"]) == pytest.approx((2000.0, 500.0))
+    assert ppm["uplift_pct"] == pytest.approx(-75.0)
+    assert (ppm["higher_is_better"], ppm["better"]) == (False, True)
+    # no production: no units per run hour
+    assert rows[("S1", "good_per_run_hour")]["null_reason"] == "0 days before go-live, 3 needed"
 
 
 # -- property: random late batches ------------------------------------------------------
