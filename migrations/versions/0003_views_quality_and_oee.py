@@ -42,6 +42,12 @@ def upgrade() -> None:
             "cpk", sa.Double(), nullable=True, comment="min(usl - mean, mean - lsl) / (3 stddev)."
         ),
         sa.Column("null_reason", sa.Text(), nullable=True, comment="Why cp and cpk are NULL."),
+        sa.Column(
+            "limits_varied",
+            sa.Boolean(),
+            nullable=True,
+            comment="The week's measurements did not all carry the same lsl and usl.",
+        ),
         comment="Weekly process capability per supplier, part and characteristic.",
     )
     with op.batch_alter_table("capability_weekly", schema=None) as batch_op:
@@ -114,11 +120,31 @@ def upgrade() -> None:
             nullable=True,
             comment="availability * effectiveness * quality_ratio.",
         ),
+        sa.Column(
+            "effectiveness_note",
+            sa.Text(),
+            nullable=True,
+            comment="Set when effectiveness exceeds 1.",
+        ),
         comment="Daily OEE per supplier, site and line (ISO 22400-2).",
     )
     with op.batch_alter_table("oee_daily", schema=None) as batch_op:
         batch_op.create_index("ix_oee_daily_supplier_day", ["supplier_id", "day"], unique=False)
 
+    op.create_table(
+        "oee_day_end",
+        sa.Column("refresh_id", sa.String(length=36), nullable=False),
+        sa.Column("supplier_id", sa.String(length=64), nullable=False),
+        sa.Column("site_id", sa.String(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column(
+            "end_ms", sa.BigInteger(), nullable=False, comment="The next local midnight, epoch ms."
+        ),
+        sa.PrimaryKeyConstraint(
+            "refresh_id", "supplier_id", "site_id", "day", name=op.f("pk_oee_day_end")
+        ),
+        comment="Scratch: the end of each local day one oee_daily refresh clips at (empty between).",
+    )
     op.create_table(
         "quality_daily",
         sa.Column("supplier_id", sa.String(length=64), nullable=False),
@@ -196,6 +222,7 @@ def downgrade() -> None:
     with op.batch_alter_table("oee_daily", schema=None) as batch_op:
         batch_op.drop_index("ix_oee_daily_supplier_day")
 
+    op.drop_table("oee_day_end")
     op.drop_table("oee_daily")
     with op.batch_alter_table("ideal_cycle_time", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ideal_cycle_time_supplier_id"))

@@ -3,12 +3,19 @@
 from collections.abc import Iterable, Mapping
 from graphlib import TopologicalSorter
 
-from pipelines.views import impact, oee, production, quality  # noqa: F401 - oee, quality: registered below soon
+from pipelines.views import impact, oee, production, quality
 from pipelines.views.base import View
 from pipelines.views.keys import SupplierDay
 from schemas.topics import EventType
 
-VIEWS: tuple[View, ...] = (production.VIEW, impact.VIEW)
+VIEWS: tuple[View, ...] = (
+    production.VIEW,
+    quality.DAILY,
+    quality.DEFECTS,
+    quality.CAPABILITY,
+    oee.VIEW,
+    impact.VIEW,
+)
 
 BY_NAME: dict[str, View] = {v.name: v for v in VIEWS}
 
