@@ -5,7 +5,7 @@ Per supplier and metric, from the daily views (one value per supplier and local 
 - good_per_run_hour = Σ good / Σ run_hours over the day's production_daily rows (units
   per hour); scrap_rate = Σ scrap / (Σ good + Σ scrap) (production_daily);
 - oee = the mean of oee_daily.oee over the supplier's lines that day (lines without an
-  OEE left out);
+  OEE left out), summed exactly in Python so no row order changes its last digit;
 - ppm = Σ defective / Σ inspected * 1,000,000 over the day's quality_daily rows of the
   IN_PROCESS and FINAL stages (defective parts per million; INCOMING inspections judge
   bought-in material, not the supplier's own process).
@@ -38,6 +38,7 @@ supplier's whole history. A changed go-live date or ramp-up setting touches no k
 """
 
 import hashlib
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -69,7 +70,7 @@ from pipelines.views.base import Scope, View, whole_history
 from pipelines.views.oee import oee_daily
 from pipelines.views.production import production_daily
 from pipelines.views.quality import quality_daily
-from pipelines.views.sql import ratio, real
+from pipelines.views.sql import ratio
 from sangsaeng.db import METADATA
 from schemas.topics import EventType
 
@@ -289,32 +290,51 @@ def roll_up(
 
 
 def _daily(scope: Scope, metric: Metric) -> Select[Any]:
-    """(supplier_id, day, value) of `metric` per supplier and local day in the scope."""
+    """(supplier_id, day, value) of `metric` in the scope, ordered by supplier and day: one
+    row per day, but for OEE one per line (averaged in Python, see `_per_day`).
+
+    Every sum is of whole numbers, so exact in any order: an incremental refresh and a
+    full one read the same value to the last bit (run hours come back to whole ms)."""
     match metric:
         case Metric.GOOD_PER_RUN_HOUR | Metric.SCRAP_RATE:
             t = production_daily
             good, scrap = func.sum(t.c.good), func.sum(t.c.scrap)
+            run_ms = func.sum(func.round(t.c.run_hours * 3_600_000.0))
             value = (
-                ratio(good, func.sum(t.c.run_hours))
+                ratio(good * 3_600_000.0, run_ms)
                 if metric is Metric.GOOD_PER_RUN_HOUR
                 else ratio(scrap, good + scrap)
             )
-            condition = None
+            query = select(t.c.supplier_id, t.c.day, value).group_by(t.c.supplier_id, t.c.day)
         case Metric.OEE:
             t = oee_daily
-            value, condition = real(func.avg(t.c.oee)), None
+            query = select(t.c.supplier_id, t.c.day, t.c.oee).where(t.c.oee.is_not(None))
         case Metric.PPM:
             t = quality_daily
             value = ratio(func.sum(t.c.defective) * 1_000_000.0, func.sum(t.c.inspected))
-            condition = t.c.inspection_stage.in_(("IN_PROCESS", "FINAL"))
-    query = (
-        select(t.c.supplier_id, t.c.day, value)
-        .select_from(scope.source(t, t.c.day))
+            query = (
+                select(t.c.supplier_id, t.c.day, value)
+                .where(t.c.inspection_stage.in_(("IN_PROCESS", "FINAL")))
+                .group_by(t.c.supplier_id, t.c.day)
+            )
+    return (
+        query.select_from(scope.source(t, t.c.day))
         .where(scope.where())
+        .order_by(t.c.supplier_id, t.c.day)
     )
-    if condition is not None:
-        query = query.where(condition)
-    return query.group_by(t.c.supplier_id, t.c.day).order_by(t.c.supplier_id, t.c.day)
+
+
+def _per_day(rows: Iterable[Any]) -> dict[str, list[tuple[date, float]]]:
+    """Each supplier's (day, value) in day order, a day's values averaged (the OEE of its
+    lines) with an exactly rounded sum, whatever order the database gave them in."""
+    values: dict[tuple[str, date], list[float]] = defaultdict(list)
+    for supplier_id, day, value in rows:
+        if value is not None:
+            values[(supplier_id, day)].append(float(value))
+    out: dict[str, list[tuple[date, float]]] = defaultdict(list)
+    for (supplier_id, day), found in sorted(values.items()):
+        out[supplier_id].append((day, math.fsum(found) / len(found)))
+    return out
 
 
 # Any day lies in a whole-history key range: a supplier has one there when it is in scope.
@@ -324,11 +344,10 @@ _ANY_DAY = date(2000, 1, 1)
 def recompute(conn: Connection, scope: Scope) -> int:
     impact = programme_impact
     conn.execute(delete(impact).where(scope.covers(impact.c.supplier_id, literal(_ANY_DAY, Date))))
-    daily: dict[tuple[str, Metric], list[tuple[date, float]]] = defaultdict(list)
+    daily: dict[tuple[str, Metric], list[tuple[date, float]]] = {}
     for metric in Metric:
-        for supplier_id, day, value in conn.execute(_daily(scope, metric)):
-            if value is not None:
-                daily[(supplier_id, metric)].append((day, float(value)))
+        for supplier_id, values in _per_day(conn.execute(_daily(scope, metric))).items():
+            daily[(supplier_id, metric)] = values
     org = Organisation.__table__
     go_live = {org_id: day for org_id, day in conn.execute(select(org.c.org_id, org.c.go_live))}
     ramp = scope.settings.impact_ramp_up_days
