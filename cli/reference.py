@@ -33,12 +33,18 @@ def reference_load(
     onboarded nor listed under the file's organisations is refused, and so is an entry
     that would change a known organisation's role.
     """
-    from governance.reference import load_reference, read_reference_file
+    from governance.reference import load_reference, read_reference_file, suppliers_named
+    from pipelines.views.refresh import mark_suppliers_stale
 
-    counts = load_reference(engine(), read_reference_file(file))
+    made, data = engine(), read_reference_file(file)
+    counts = load_reference(made, data)
     console.print(
         "reference data loaded: " + ", ".join(f"{n} {name}" for name, n in counts.items())
     )
+    # Ideal cycle times and go-live dates change what some views computed already.
+    stale = mark_suppliers_stale(made, suppliers_named(data))
+    if stale:
+        console.print(f"{stale} view keys to recompute: run `sangsaeng views refresh`")
 
 
 def register(root: typer.Typer) -> None:

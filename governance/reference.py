@@ -165,6 +165,13 @@ def _role_changes(conn: Connection, data: ReferenceFile) -> list[str]:
     ]
 
 
+def suppliers_named(data: ReferenceFile) -> set[str]:
+    """Every supplier the file lists or names in an entry."""
+    named = {o.org_id for o in data.organisations if o.role == Role.SUPPLIER}
+    entries = (data.sites, data.lines, data.parts, data.cycle_times)
+    return named | {e.supplier_id for group in entries for e in group}
+
+
 def load_reference(engine: Engine, data: ReferenceFile) -> dict[str, int]:
     """Upsert every entry in one transaction; returns the number of entries per list.
 

@@ -98,6 +98,7 @@ class View:
     depends_on: tuple[str, ...] = ()  # views it reads, refreshed before it
     day_column: str = "day"  # the main table's period column (`views show --since`)
     reads_quarantine: bool = False  # quarantined records make it stale too
+    reads_reference: bool = False  # reloaded reference data makes its suppliers stale
     # For the asset checks: columns that must lie in [0, 1], and totals that must equal
     # the landing table's: (view column, event type, landing column) summed over all rows.
     ratios: tuple[str, ...] = ()

@@ -359,4 +359,5 @@ VIEW = View(
     key_range=same_day,
     recompute=recompute,
     ratios=("availability", "quality_ratio"),  # effectiveness may exceed 1 (see above)
+    reads_reference=True,  # ideal cycle times
 )

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from pipelines.landing.models import LANDING
 from pipelines.views.base import Scope, View, same_day
-from pipelines.views.sql import duration_ms, ratio, real
+from pipelines.views.sql import KEEP_ROWCOUNT, duration_ms, ratio, real
 from sangsaeng.db import METADATA
 from schemas.topics import EventType
 
@@ -81,7 +81,8 @@ def recompute(conn: Connection, scope: Scope) -> int:
         .group_by(p.supplier_id, p.site_id, p.line_id, p.part_number, p.buyer_id, p.business_day)
     )
     columns = [c.name for c in production_daily.columns]
-    return conn.execute(insert(production_daily).from_select(columns, query)).rowcount
+    statement = insert(production_daily).from_select(columns, query)
+    return conn.execute(statement, execution_options=KEEP_ROWCOUNT).rowcount
 
 
 VIEW = View(

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from pipelines.views.base import Scope, View
 from pipelines.views.catalog import ordered
 from pipelines.views.keys import SupplierDay, view_refresh_key, view_touched
+from pipelines.views.sql import KEEP_ROWCOUNT
 from sangsaeng.db import database_error
 from sangsaeng.settings import Settings
 
@@ -105,6 +106,44 @@ def refresh(
 ) -> list[ViewRefresh]:
     """Refresh `names` (every view when None) in dependency order."""
     return [refresh_view(engine, view, settings, full=full) for view in ordered(names)]
+
+
+def mark_suppliers_stale(engine: Engine, supplier_ids: Iterable[str]) -> int:
+    """Touch every landed day of `supplier_ids` in the views that read reference data
+    (ideal cycle times, go-live dates): after a reference load changed what they compute
+    with. Returns the keys touched."""
+    from sqlalchemy import literal
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    from pipelines.landing.models import LANDING
+    from pipelines.views.catalog import VIEWS
+
+    ids = sorted(set(supplier_ids))
+    touched = 0
+    if not ids:
+        return 0
+    try:
+        with engine.begin() as conn:
+            dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            for view in (v for v in VIEWS if v.reads_reference):
+                for event_type in sorted(view.reads):
+                    t = LANDING[event_type]
+                    days = (
+                        select(literal(view.name), t.c.supplier_id, t.c.business_day)
+                        .where(t.c.supplier_id.in_(ids), t.c.business_day.is_not(None))
+                        .distinct()
+                    )
+                    statement = dialect_insert(view_touched).from_select(
+                        ["view", "supplier_id", "day"], days
+                    )
+                    result = conn.execute(
+                        statement.on_conflict_do_nothing(), execution_options=KEEP_ROWCOUNT
+                    )
+                    touched += max(result.rowcount, 0)
+    except DBAPIError as exc:
+        raise database_error(exc, "marking views stale after a reference load") from exc
+    return touched
 
 
 def stale_keys(engine: Engine) -> dict[str, int]:

@@ -101,3 +101,24 @@ def test_production_daily_by_hand(db_url: str) -> None:
     assert (monday["good"], monday["planned"]) == (1360, 1150)
     assert monday["attainment"] == pytest.approx(1060 / 1150)
     assert_full_equals_incremental(engine, settings)
+
+
+def test_a_reference_load_makes_the_views_that_read_it_stale(db_url: str) -> None:
+    """New ideal cycle times change OEE already computed: `mark_suppliers_stale` touches
+    every landed day of the file's suppliers in the views that read reference data."""
+    from pipelines.views.refresh import mark_suppliers_stale
+
+    engine = upgraded_engine(db_url)
+    reference(engine, REFERENCE)
+    land(
+        engine,
+        EventType.PRODUCTION,
+        [report(6, 2, 900, 100, 1000), report(6, 2, 900, 100, 1000, MONDAY + timedelta(1))],
+    )
+    refresh(engine, load_settings())
+    assert mark_suppliers_stale(engine, ["S1"]) >= 2
+    with engine.connect() as conn:
+        touched = conn.execute(select(view_touched.c.view, view_touched.c.day)).all()
+    assert ("oee_daily", MONDAY) in touched and ("oee_daily", MONDAY + timedelta(1)) in touched
+    assert not [v for v, _ in touched if v == "production_daily"], "it reads no reference data"
+    assert mark_suppliers_stale(engine, ["S404"]) == 0
