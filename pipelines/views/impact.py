@@ -33,7 +33,8 @@ ci_high_pct = a 95 % percentile bootstrap interval of that mean over the supplie
 on each refresh.
 
 A touched day changes the supplier's whole comparison, so the key range is the
-supplier's whole history. A changed go-live date or ramp-up setting touches no key:
+supplier's whole history. A reference load (go-live dates, sectors, sponsors) touches
+its suppliers (`reads_reference`); a changed ramp-up setting touches no key:
 `sangsaeng views refresh --full` applies it.
 """
 
@@ -409,4 +410,5 @@ VIEW = View(
     recompute=recompute,
     depends_on=("production_daily", "quality_daily", "oee_daily"),
     day_column="go_live",
+    reads_reference=True,  # go-live dates, sectors and sponsors
 )

@@ -22,7 +22,7 @@ from pipelines.views.base import Scope
 from pipelines.views.impact import programme_impact, programme_impact_rollup
 from pipelines.views.oee import oee_daily
 from pipelines.views.quality import quality_daily
-from pipelines.views.refresh import refresh
+from pipelines.views.refresh import mark_suppliers_stale, refresh
 from sangsaeng.settings import load_settings
 from schemas.topics import EventType
 from tests.support import upgraded_engine
@@ -214,6 +214,26 @@ def test_ramp_up_days_is_a_setting(db_url: str) -> None:
     assert (gph["ramp_up_days"], gph["days_before"], gph["days_after"]) == (7, 5, 6)
     assert gph["mean_after"] == pytest.approx((5 * 150 + 1000) / 6)
     assert gph["uplift_pct"] == pytest.approx(100 * ((5 * 150 + 1000) / 6 - 100) / 100)
+
+
+def test_a_new_go_live_date_recomputes_the_supplier(db_url: str) -> None:
+    """A reference load that moves S1's go-live a week later makes S1 stale
+    (`mark_suppliers_stale`, as `sangsaeng reference load` calls it): 19 January (1000
+    units per run hour) now lies before go-live and the after-days inside the ramp-up."""
+    engine = upgraded_engine(db_url)
+    settings = load_settings()
+    land_fixture(engine)
+    refresh(engine, settings)
+    later = {**SUPPLIERS, "S1": ("masks", "B01", GO_LIVE + timedelta(days=7))}
+    reference(engine, reference_data(later))
+    assert mark_suppliers_stale(engine, ["S1"]) > 0
+    done = {d.view: d for d in refresh(engine, settings)}
+    assert done["programme_impact"].ranges == 1
+    gph = impact_rows(engine)[("S1", "good_per_run_hour")]
+    assert (gph["go_live"], gph["days_before"], gph["days_after"]) == (date(2026, 1, 26), 6, 0)
+    assert gph["mean_before"] == pytest.approx((500 + 1000) / 6)
+    assert gph["null_reason"] == "0 days after the 14-day ramp-up, 3 needed"
+    assert_full_equals_incremental(engine, settings)
 
 
 def test_null_reasons(db_url: str) -> None:
