@@ -54,6 +54,7 @@ from sqlalchemy import (
     Text,
     and_,
     case,
+    cast,
     delete,
     func,
     insert,
@@ -244,6 +245,7 @@ def _line_output(scope: Scope) -> Any:
     ict = IdealCycleTime.__table__.c
     produced = p.quantity_good + p.quantity_scrap
     lacking = and_(ict.ideal_cycle_seconds.is_(None), produced > 0)
+    ideal_us = cast(func.round(ict.ideal_cycle_seconds * 1_000_000), BigInteger)
     return (
         select(
             p.supplier_id,
@@ -252,7 +254,8 @@ def _line_output(scope: Scope) -> Any:
             p.business_day,
             func.sum(produced).label("produced"),
             func.sum(p.quantity_good).label("good"),
-            func.coalesce(func.sum(produced * ict.ideal_cycle_seconds), 0.0).label("ideal_s"),
+            # Whole microseconds, so the sum is exact and its order cannot change it.
+            func.coalesce(func.sum(produced * ideal_us), 0).label("ideal_us"),
             func.sum(case((lacking, 1), else_=0)).label("lacking"),
             func.min(case((lacking, p.part_number))).label("lacking_part"),
         )
@@ -301,7 +304,7 @@ def _factors(scope: Scope, refresh_id: str) -> Any:
             o.good,
             case(
                 (or_(no_output, o.lacking > 0, no_states), None),
-                else_=ratio(real(o.ideal_s) * 1000.0, s.apt_ms),
+                else_=ratio(real(o.ideal_us) / 1000.0, s.apt_ms),
             ).label("effectiveness"),
             case(
                 (no_output, NO_PRODUCTION),

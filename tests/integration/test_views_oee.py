@@ -331,7 +331,9 @@ def test_a_simulated_week_stays_below_an_effectiveness_of_1(db_url: str) -> None
     for row in rows:
         assert row["oee"] is not None, row
         assert 0.5 < row["availability"] <= 1 and 0.9 < row["quality_ratio"] <= 1, row
-        assert 0.5 < row["effectiveness"] < 1, row
+        # Before go-live a line runs at about 1 / ((1 + uplift) x 1.15) of its ideal rate:
+        # syringes (uplift up to +103 %) near 0.43.
+        assert 0.35 < row["effectiveness"] < 1, row
 
 
 # -- property tests ------------------------------------------------------------------
