@@ -120,6 +120,11 @@ def test_views_run_after_ingest_and_pass_their_checks(
         request = _sensor(settings, instance, last.run_id)
         assert isinstance(request, dg.RunRequest)
         assert request.run_key == f"after-ingest-{last.run_id}"
+        # A views run already waiting in the queue takes these keys: no second one.
+        views_job = build_definitions(settings).resolve_job_def("views")
+        queued = instance.create_run_for_job(views_job, status=dg.DagsterRunStatus.NOT_STARTED)
+        assert "waits in the queue" in _sensor(settings, instance, last.run_id).skip_message
+        instance.delete_run(queued.run_id)
 
         # The GE check of a batch with refused records shows a few and says where the rest are.
         production = next(
