@@ -5,7 +5,8 @@ Today: the platform database is brought to this release, the local stack comes u
 listed, and a simulated week of four suppliers' MES systems streams in, half through
 the supplier SDK and half through the HTTP gateway, with a few percent of flawed events
 (the edge refuses some, validation the rest). The reference data is loaded, the Dagster
-`ingest` job lands the events exactly once (its runs show in `sangsaeng ui`), and the
+`ingest` job lands the events exactly once and the `views` job refreshes the views the
+events touched (their runs show in `sangsaeng ui`), and the
 terminal ends with landed and quarantined counts per supplier. Run it again without
 cleaning up: the contracts keep their ids, the suppliers their topics, another week of
 new events is added and ingest picks up where it stopped.
@@ -125,14 +126,18 @@ def _stream_week(current: Settings) -> tuple[Any, Any]:
 
 
 def _land(current: Settings, engine: "Engine") -> None:
+    from cli.views import print_views_report
     from governance.reference import load_reference, read_reference_file
-    from orchestration.run import run_ingest
+    from orchestration.run import run_ingest, run_views
 
     counts = load_reference(engine, read_reference_file(current.state_dir / "reference.yaml"))
     console.print(f"[green]✓[/] reference data loaded ({counts['parts']} parts)")
     with console.status("Ingesting (the Dagster `ingest` job)…"):
         report = run_ingest(current, until_caught_up=True)
     print_ingest_report(report)
+    with console.status("Refreshing the views (the Dagster `views` job)…"):
+        views = run_views(current, only_if_touched=True)
+    print_views_report(views)
 
 
 def _per_supplier(engine: "Engine", world: Any, report: Any) -> None:

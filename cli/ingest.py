@@ -64,13 +64,21 @@ def ingest(
             min=0.1,
         ),
     ] = None,
+    no_views: Annotated[
+        bool,
+        typer.Option(
+            "--no-views", help="Do not refresh the views afterwards (`sangsaeng views refresh`)."
+        ),
+    ] = False,
 ) -> None:
     """Land supplier events: decode, validate (Great Expectations), write exactly once.
 
     Runs the Dagster `ingest` job in this process (the same job the lag sensor starts
     under `sangsaeng ui`), from the offsets stored in the database; the runs are kept on
     the state dir's Dagster instance. Refused events go to the quarantine table and
-    dlq.<event type>; see them with `sangsaeng quarantine list`.
+    dlq.<event type>; see them with `sangsaeng quarantine list`. Then, unless --no-views,
+    the Dagster `views` job refreshes the view keys the landed events touched, as the
+    sensor after ingest does under `sangsaeng ui`.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -97,6 +105,13 @@ def ingest(
             on_run=on_run,
         )
     print_ingest_report(report)
+    if not no_views:
+        from cli.views import print_views_report
+        from orchestration.run import run_views
+
+        with console.status("Refreshing the views (the Dagster `views` job)…"):
+            views = run_views(settings(), only_if_touched=True)
+        print_views_report(views)
 
 
 def register(root: typer.Typer) -> None:

@@ -12,7 +12,8 @@ from sangsaeng.errors import ConfigError
 
 
 def ui() -> None:
-    """Open the Dagster UI (assets, checks, runs, the ingest job and its lag sensor).
+    """Open the Dagster UI (assets, checks, runs; the ingest job and its lag sensor, the
+    views job and its sensor after ingest).
 
     Serves at SANGSAENG_DAGSTER_URL (127.0.0.1:3000) with the run history of
     <state_dir>/dagster, the same instance `sangsaeng ingest` and the demo record their

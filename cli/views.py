@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.output import Format, FormatOption, console, emit
+from cli.output import Format, FormatOption, console, emit, error, warning
 from cli.platform import engine, settings
 
 app = typer.Typer(
@@ -68,15 +68,38 @@ def views_refresh(
         typer.Option("--view", help="Only this view (repeatable); the views it reads first."),
     ] = None,
 ) -> None:
-    """Recompute the view keys ingest touched since the last refresh (or all: --full)."""
-    from pipelines.views.refresh import refresh
+    """Recompute the view keys ingest touched since the last refresh (or all: --full).
+
+    Runs the Dagster `views` job in this process, on the state dir's instance (the run
+    shows in `sangsaeng ui`), then the views' checks: totals against landing, ratios in
+    [0, 1], no touched key left. Exits with status 1 when a check finds a view wrong.
+    """
+    from orchestration.run import run_views
 
     names = [_known(v) for v in view] if view else None
-    for done in refresh(engine(), settings(), names, full=full):
+    engine().dispose()  # the database is at this release (upgraded when empty)
+    report = run_views(settings(), names, full=full)
+    print_views_report(report)
+    if report.broken:
+        raise typer.Exit(1)
+
+
+def print_views_report(report: Any) -> None:
+    """One line per view refreshed, then each failed check with a few sample rows."""
+    if report.run_id is None:
+        console.print("views: no key touched since the last refresh")
+        return
+    for done in report.refreshed:
         what = "rebuilt" if done.full else f"{done.keys} touched keys, {done.ranges} ranges"
         console.print(
             f"{done.view}: {what}, {done.rows:,} rows written, {done.total_rows:,} in all"
         )
+    for failed in report.failed_checks:
+        say = error if failed.severity == "ERROR" else warning
+        say(f"{failed.view}: check {failed.check} failed: {failed.summary}")
+        if failed.samples:
+            columns = list(dict.fromkeys(k for row in failed.samples for k in row))
+            emit(failed.samples, columns, Format.TABLE, title=f"{failed.view}: {failed.check}")
 
 
 def _cell(value: Any) -> Any:

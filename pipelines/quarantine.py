@@ -8,11 +8,12 @@ its data stays open with that reason (`database_refused`); the others are resolv
 """
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, false, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -70,8 +71,11 @@ def list_quarantine(
     event_type: str | None = None,
     status: str | None = QUARANTINE_OPEN,
     limit: int = 100,
+    read_at: Mapping[tuple[str, int], tuple[int, int]] | None = None,
 ) -> list[QuarantineEntry]:
-    """Quarantined records, newest first, filtered by supplier, event type and status."""
+    """Quarantined records, newest first, filtered by supplier, event type and status;
+    `read_at`: only those read from these (topic, partition) offset ranges [first, end),
+    e.g. one batch's."""
     q = quarantine.c
     query = select(
         q.quarantine_id,
@@ -92,6 +96,21 @@ def list_quarantine(
         query = query.where(q.event_type == event_type)
     if status:
         query = query.where(q.status == status)
+    if read_at is not None:
+        query = query.where(
+            or_(
+                false(),
+                *[
+                    and_(
+                        q.kafka_topic == topic,
+                        q.kafka_partition == partition,
+                        q.kafka_offset >= first,
+                        q.kafka_offset < end,
+                    )
+                    for (topic, partition), (first, end) in sorted(read_at.items())
+                ],
+            )
+        )
     with engine.connect() as conn:
         return [QuarantineEntry(*row) for row in conn.execute(query.limit(limit))]
 

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from pipelines.landing.models import LANDING, QUARANTINE_OPEN, quarantine
+from schemas.topics import EventType
 
 
 def landed_by_supplier(engine: Engine) -> Counter[str]:
@@ -30,3 +31,12 @@ def quarantined_by_supplier(engine: Engine) -> dict[str, Counter[str]]:
             counter["records"] += 1
             counter.update({r["rule"] for r in reasons})
     return out
+
+
+def landing_row_counts(engine: Engine) -> dict[EventType, int]:
+    """Rows in each landing table."""
+    with engine.connect() as conn:
+        return {
+            e: conn.scalar(select(func.count()).select_from(table)) or 0
+            for e, table in LANDING.items()
+        }

@@ -1,8 +1,9 @@
-"""Ingest's definitions: landing assets with their checks, the job, the lag sensor."""
+"""Ingest's definitions: the suppliers' topics, the landing assets with their checks, the
+job, the lag sensor."""
 
 import dagster as dg
 
-from orchestration.defs.ingest.assets import land_supplier_events
+from orchestration.defs.ingest.assets import landing_assets, topic_specs
 from orchestration.defs.ingest.jobs import ingest_job
 from orchestration.defs.ingest.resources import DatabaseResource, KafkaResource, RegistryResource
 from orchestration.defs.ingest.sensors import ingest_on_lag
@@ -20,7 +21,7 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 
 def definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
-        assets=[land_supplier_events],
+        assets=[*topic_specs(), landing_assets(settings)],
         jobs=[ingest_job(settings)],
         sensors=[ingest_on_lag],
         resources=resources(settings),

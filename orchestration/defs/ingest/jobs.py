@@ -9,8 +9,10 @@ from typing import Any
 
 import dagster as dg
 
-from orchestration.defs.ingest.assets import land_supplier_events
+from orchestration.defs.conventions import PIPELINE_TAG
+from orchestration.defs.ingest.assets import landing_key
 from sangsaeng.settings import Settings
+from schemas.topics import EventType
 
 INGEST_JOB = "ingest"
 
@@ -32,9 +34,9 @@ def ingest_job(settings: Settings) -> Any:  # an unresolved asset job
     """The job, its default run config taken from `settings`."""
     return dg.define_asset_job(
         INGEST_JOB,
-        selection=dg.AssetSelection.assets(land_supplier_events),
+        selection=dg.AssetSelection.assets(*[landing_key(e) for e in EventType]),
         config=ingest_config(settings),
-        tags={"sangsaeng/pipeline": "ingest"},  # one run at a time (the instance's run queue)
+        tags={PIPELINE_TAG: INGEST_JOB},  # one run at a time (the instance's run queue)
         description="Consume one bounded micro-batch from the supplier topics, starting at "
         "the offsets stored in the database, and land it (decode, validate, write) in one "
         "transaction.",
