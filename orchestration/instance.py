@@ -19,6 +19,7 @@ INSTANCE_CONFIG = {
     "freshness": {"enabled": True},
     "run_queue": {
         "max_concurrent_runs": 4,
+        "dequeue_interval_seconds": 1,  # event -> view latency: launch a queued run at once
         "tag_concurrency_limits": [
             {"key": PIPELINE_TAG, "value": "ingest", "limit": 1},
             {"key": PIPELINE_TAG, "value": "views", "limit": 1},

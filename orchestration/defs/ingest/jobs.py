@@ -36,6 +36,9 @@ def ingest_job(settings: Settings) -> Any:  # an unresolved asset job
         INGEST_JOB,
         selection=dg.AssetSelection.assets(*[landing_key(e) for e in EventType]),
         config=ingest_config(settings),
+        # One op: the default multiprocess executor would start a second process per
+        # run (imports and all) for nothing.
+        executor_def=dg.in_process_executor,
         tags={PIPELINE_TAG: INGEST_JOB},  # one run at a time (the instance's run queue)
         description="Consume one bounded micro-batch from the supplier topics, starting at "
         "the offsets stored in the database, and land it (decode, validate, write) in one "

@@ -11,7 +11,7 @@ from sangsaeng.errors import PlatformError
 
 
 @dg.sensor(
-    job_name=INGEST_JOB, minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING
+    job_name=INGEST_JOB, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING
 )
 def ingest_on_lag(
     context: dg.SensorEvaluationContext, kafka: KafkaResource, database: DatabaseResource

@@ -20,6 +20,9 @@ def views_job() -> Any:  # an unresolved asset job
         VIEWS_JOB,
         selection=dg.AssetSelection.groups(GROUP),
         # One views run at a time, under a limit of its own: never queued behind ingest.
+        # One op: the default multiprocess executor would start a second process per
+        # run (imports and all) for nothing.
+        executor_def=dg.in_process_executor,
         tags={PIPELINE_TAG: VIEWS_JOB},
         description="Recompute the view keys ingest touched since the last refresh (config "
         "`full: true` rebuilds every key), each view in one transaction after the views it "

@@ -30,7 +30,7 @@ def views_after_ingest(ingest_job: object, views_job: object) -> dg.RunStatusSen
         run_status=DagsterRunStatus.SUCCESS,
         monitored_jobs=[ingest_job],  # type: ignore[list-item]
         request_job=views_job,  # type: ignore[arg-type]
-        minimum_interval_seconds=15,
+        minimum_interval_seconds=5,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="After each successful ingest run, a views run when view keys were "
         "touched (skipped when a views run already waits in the queue: it takes them).",
