@@ -4,7 +4,7 @@ sites, lines and parts, and the API keys issued to it (stored hashed)."""
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, Date, DateTime, Double, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sangsaeng.db import PlatformBase
@@ -67,6 +67,20 @@ class Part(PlatformBase):
 
     supplier_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     part_number: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class IdealCycleTime(PlatformBase):
+    """The ideal cycle time of a part on a line (ISO 22400-2 "planned run time per item"):
+    the seconds one unit takes at the line's rated speed, for OEE's effectiveness."""
+
+    __tablename__ = "ideal_cycle_time"
+    __table_args__ = (CheckConstraint("ideal_cycle_seconds > 0", name="positive"),)
+
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    part_number: Mapped[str] = mapped_column(String(100), primary_key=True)
+    supplier_id: Mapped[str] = mapped_column(String(64), index=True)
+    ideal_cycle_seconds: Mapped[float] = mapped_column(Double)
 
 
 class ApiKey(PlatformBase):

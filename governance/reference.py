@@ -1,10 +1,11 @@
-"""Reference data validation checks against: organisations, sites, lines and parts.
+"""Reference data validation checks against: organisations, sites, lines and parts, and
+the ideal cycle time of each part on each line (the OEE view's effectiveness).
 
 Loaded from a YAML file (the simulator writes one: `<state_dir>/reference.yaml`) with
 `sangsaeng reference load`. Loading is an upsert, so a corrected file can be loaded
 again; nothing is deleted, because landed events keep pointing at what they named.
-The file may hold only sites, lines and parts: their supplier must then be onboarded
-already (`sangsaeng suppliers add`) or listed in the same file's organisations.
+The file may hold only sites, lines, parts and cycle times: their supplier must then be
+onboarded already (`sangsaeng suppliers add`) or listed in the same file's organisations.
 """
 
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
-from governance.models import Line, Organisation, Part, Role, Site
+from governance.models import IdealCycleTime, Line, Organisation, Part, Role, Site
 from sangsaeng.db import PlatformBase
 from sangsaeng.errors import TerminalError
 
@@ -57,13 +58,25 @@ class PartEntry(_Entry):
     supplier_id: str = Field(min_length=1, max_length=64)
 
 
+class CycleTimeEntry(_Entry):
+    """Seconds one unit of a part takes on a line at its rated speed (ISO 22400-2 ideal
+    cycle time); a line making several parts has one entry per part."""
+
+    site_id: str = Field(min_length=1, max_length=64)
+    line_id: str = Field(min_length=1, max_length=64)
+    part_number: str = Field(min_length=1, max_length=100)
+    supplier_id: str = Field(min_length=1, max_length=64)
+    ideal_cycle_seconds: float = Field(gt=0, allow_inf_nan=False)
+
+
 class ReferenceFile(_Entry):
-    """The YAML file's shape: four lists, each optional."""
+    """The YAML file's shape: five lists, each optional."""
 
     organisations: list[OrganisationEntry] = []
     sites: list[SiteEntry] = []
     lines: list[LineEntry] = []
     parts: list[PartEntry] = []
+    cycle_times: list[CycleTimeEntry] = []
 
 
 class ReferenceFileError(TerminalError):
@@ -117,7 +130,13 @@ def _upsert(conn: Connection, model: type[PlatformBase], rows: list[dict[str, An
 def _unknown_suppliers(conn: Connection, data: ReferenceFile) -> list[str]:
     """Entries naming a supplier neither onboarded nor among the file's organisations."""
     named = {o.org_id for o in data.organisations if o.role == Role.SUPPLIER}
-    wanted = {e.supplier_id for entries in (data.sites, data.lines, data.parts) for e in entries}
+    lists: tuple[tuple[str, list[Any]], ...] = (
+        ("sites", data.sites),
+        ("lines", data.lines),
+        ("parts", data.parts),
+        ("cycle_times", data.cycle_times),
+    )
+    wanted = {e.supplier_id for _, entries in lists for e in entries}
     known = set(
         conn.scalars(
             select(Organisation.org_id).where(
@@ -127,7 +146,7 @@ def _unknown_suppliers(conn: Connection, data: ReferenceFile) -> list[str]:
         )
     )
     problems = []
-    for name, entries in (("sites", data.sites), ("lines", data.lines), ("parts", data.parts)):
+    for name, entries in lists:
         for i, entry in enumerate(entries):
             if entry.supplier_id not in named | known:
                 problems.append(f"{name}[{i}].supplier_id: {entry.supplier_id!r}")
@@ -172,11 +191,13 @@ def load_reference(engine: Engine, data: ReferenceFile) -> dict[str, int]:
         _upsert(conn, Site, [e.model_dump() for e in data.sites])
         _upsert(conn, Line, [e.model_dump() for e in data.lines])
         _upsert(conn, Part, [e.model_dump() for e in data.parts])
+        _upsert(conn, IdealCycleTime, [e.model_dump() for e in data.cycle_times])
     return {
         "organisations": len(data.organisations),
         "sites": len(data.sites),
         "lines": len(data.lines),
         "parts": len(data.parts),
+        "cycle_times": len(data.cycle_times),
     }
 
 

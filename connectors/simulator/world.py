@@ -158,7 +158,8 @@ class World:
     parts: dict[str, list[str]] = field(default_factory=dict)
 
     def reference(self) -> dict[str, Any]:
-        """Reference data (organisations, sites, lines, parts) as the YAML file holds it."""
+        """Reference data (organisations, sites, lines, parts, cycle times) as the YAML file
+        holds it."""
         return {
             "organisations": [
                 {"org_id": s.sponsor_id, "name": s.name, "role": "buyer"} for s in self.sponsors
@@ -195,7 +196,25 @@ class World:
                 for s in self.suppliers
                 for p in SECTORS[s.sector]["parts"]
             ],
+            "cycle_times": [
+                {
+                    "site_id": s.site_id,
+                    "line_id": line.line_id,
+                    "part_number": line.part_number,
+                    "supplier_id": s.supplier_id,
+                    "ideal_cycle_seconds": ideal_cycle_seconds(s),
+                }
+                for s in self.suppliers
+                for line in s.lines
+            ],
         }
+
+
+def ideal_cycle_seconds(supplier: Supplier) -> float:
+    """The rated seconds per unit of a supplier's lines: 15 % faster than the best rate
+    the simulator ever runs them at (base rate x (1 + uplift), up to 5 % above on a good
+    report), so a simulated line's OEE effectiveness stays below 1."""
+    return round(3600 / (supplier.base_rate * (1 + supplier.uplift) * 1.15), 6)
 
 
 def monday_on_or_before(day: date) -> date:

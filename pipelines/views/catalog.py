@@ -3,12 +3,19 @@
 from collections.abc import Iterable, Mapping
 from graphlib import TopologicalSorter
 
-from pipelines.views import production, readiness
+from pipelines.views import oee, production, quality, readiness
 from pipelines.views.base import View
 from pipelines.views.keys import SupplierDay
 from schemas.topics import EventType
 
-VIEWS: tuple[View, ...] = (production.VIEW, readiness.VIEW)
+VIEWS: tuple[View, ...] = (
+    production.VIEW,
+    quality.DAILY,
+    quality.DEFECTS,
+    quality.CAPABILITY,
+    oee.VIEW,
+    readiness.VIEW,
+)
 
 BY_NAME: dict[str, View] = {v.name: v for v in VIEWS}
 

@@ -3,16 +3,23 @@
 Each compiles per dialect to the same value, so a view computes identical numbers on
 both: dates stay dates ('YYYY-MM-DD' on SQLite), durations are whole milliseconds
 (SQLite's julianday arithmetic is rounded to the millisecond, PostgreSQL's epoch
-difference is exact to the microsecond and rounded the same way).
+difference is exact to the microsecond and rounded the same way). JSON arrays stored in
+landing columns unnest with `json_array_elements` and `json_field`.
 """
 
+import re
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Double, cast
+from sqlalchemy import BigInteger, Date, Double, cast, literal_column
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.selectable import TableValuedAlias
+
+# Execution options for an INSERT ... SELECT whose rowcount is wanted: SQLAlchemy keeps
+# it only for UPDATE and DELETE unless asked, and psycopg's then reads as -1.
+KEEP_ROWCOUNT = {"preserve_rowcount": True}
 
 
 class week_start(FunctionElement[Any]):
@@ -102,3 +109,75 @@ def ratio(numerator: Any, denominator: Any) -> ColumnElement[Any]:
     from sqlalchemy import case
 
     return case((denominator > 0, real(numerator) / real(denominator)), else_=None)
+
+
+class _json_array(FunctionElement[Any]):
+    """A JSON array's elements as rows (one column, `value`); nothing for a non-array."""
+
+    inherit_cache = True
+
+
+@compiles(_json_array, "sqlite")
+def _json_array_sqlite(element: _json_array, compiler: SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    # json_each walks an object's members or yields a scalar itself: keep arrays only
+    return f"json_each(CASE WHEN json_type({value}) = 'array' THEN {value} ELSE '[]' END)"
+
+
+@compiles(_json_array, "postgresql")
+def _json_array_pg(element: _json_array, compiler: SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    # json_array_elements raises on a scalar or object (e.g. a JSON null): keep arrays only
+    return (
+        f"json_array_elements(CASE WHEN json_typeof({value}) = 'array' "
+        f"THEN {value} ELSE CAST('[]' AS JSON) END)"
+    )
+
+
+def json_array_elements(array: Any, name: str) -> TableValuedAlias:
+    """The elements of the JSON array column `array`, as a table named `name` with one
+    column, `value` (each element, as JSON); no rows for an empty array, a JSON null or
+    anything that is not an array.
+
+    Join it to the table that holds `array` with `join(..., true())`: a table function in
+    FROM may refer to the tables before it on both databases (PostgreSQL's implicit
+    LATERAL, SQLite's table-valued functions). Read the elements' fields with
+    `json_field`. SQLite: `json_each`; PostgreSQL: `json_array_elements` (on JSON, which
+    is how SQLAlchemy's JSON type is stored there).
+    """
+    return _json_array(array).table_valued("value", name=name)
+
+
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class json_field(FunctionElement[Any]):
+    """Field `key` of a JSON object (as `json_array_elements` yields them), as SQL text
+    or number (SQLite) / text (PostgreSQL); SQL NULL when absent or JSON null. Cast it
+    (`cast(..., BigInteger)`, `real(...)`) for arithmetic, which both then agree on."""
+
+    inherit_cache = True
+
+    def __init__(self, element: Any, key: str) -> None:
+        if not _FIELD.fullmatch(key):
+            raise ValueError(f"a JSON field name must be an identifier, not {key!r}")
+        # the key goes in as a clause, so that it is part of the statement's cache key
+        super().__init__(element, literal_column(key))
+
+    def parts(self, compiler: SQLCompiler, **kw: Any) -> tuple[str, str]:
+        element, key = self.clauses.clauses
+        return compiler.process(element, **kw), str(key.name)
+
+
+@compiles(json_field, "sqlite")
+def _json_field_sqlite(element: json_field, compiler: SQLCompiler, **kw: Any) -> str:
+    # The key is inlined (checked to be an identifier), not bound: PostgreSQL would not
+    # see `value ->> $1` in SELECT and `value ->> $2` in GROUP BY as the same expression.
+    value, key = element.parts(compiler, **kw)
+    return f"json_extract({value}, '$.{key}')"
+
+
+@compiles(json_field, "postgresql")
+def _json_field_pg(element: json_field, compiler: SQLCompiler, **kw: Any) -> str:
+    value, key = element.parts(compiler, **kw)
+    return f"({value} ->> '{key}')"

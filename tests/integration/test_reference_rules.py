@@ -1,11 +1,11 @@
 """Reference data keeps one record per party: a file may add and correct organisations,
-sites, lines and parts, but never turn a known supplier into something else, nor name
+sites, lines, parts and cycle times, but never turn a known supplier into something else, nor name
 a supplier nobody onboarded or listed (both databases)."""
 
 import pytest
 from sqlalchemy import select
 
-from governance.models import Organisation, Role
+from governance.models import IdealCycleTime, Organisation, Role
 from governance.parties import Parties
 from governance.reference import ReferenceFile, ReferenceFileError, load_reference
 from sangsaeng.db import make_engine
@@ -45,4 +45,33 @@ def test_a_file_cannot_change_an_organisations_role(db_url: str) -> None:
     with engine.connect() as conn:
         rows = {k: v for k, v in conn.execute(select(Organisation.org_id, Organisation.role))}
     assert rows == {"S0001": Role.SUPPLIER, "B01": Role.BUYER}
+    engine.dispose()
+
+
+def test_cycle_times_are_upserted_and_need_a_known_supplier(db_url: str) -> None:
+    engine = make_engine(db_url)
+    Parties(engine).add_supplier("S0001", "Daehan Masks", "masks")
+    cycle = {"site_id": "S0001-P1", "line_id": "L1", "part_number": "KF94-MASK"}
+    stranger = ReferenceFile.model_validate(
+        {"cycle_times": [{**cycle, "supplier_id": "S9999", "ideal_cycle_seconds": 0.4}]}
+    )
+    with pytest.raises(ReferenceFileError, match=r"cycle_times\[0\]\.supplier_id: 'S9999'"):
+        load_reference(engine, stranger)
+    for seconds in (0.4, 0.25):  # loading a corrected file again updates the entry
+        counts = load_reference(
+            engine,
+            ReferenceFile.model_validate(
+                {"cycle_times": [{**cycle, "supplier_id": "S0001", "ideal_cycle_seconds": seconds}]}
+            ),
+        )
+        assert counts["cycle_times"] == 1
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                IdealCycleTime.supplier_id,
+                IdealCycleTime.line_id,
+                IdealCycleTime.ideal_cycle_seconds,
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("S0001", "L1", 0.25)]
     engine.dispose()

@@ -21,6 +21,13 @@ def test_the_simulators_file_reads_as_is(tmp_path: Path) -> None:
         s.supplier_id for s in world.suppliers
     }
     assert len(data.lines) == sum(len(s.lines) for s in world.suppliers)
+    # one ideal cycle time per line, for the part it makes, rated above the fastest the
+    # simulator runs it (so its effectiveness stays below 1)
+    assert {(c.site_id, c.line_id, c.part_number) for c in data.cycle_times} == {
+        (s.site_id, line.line_id, line.part_number) for s in world.suppliers for line in s.lines
+    }
+    rates = {s.supplier_id: s.base_rate * (1 + s.uplift) * 1.05 for s in world.suppliers}
+    assert all(3600 / c.ideal_cycle_seconds > rates[c.supplier_id] for c in data.cycle_times)
 
 
 @pytest.mark.parametrize(
@@ -35,6 +42,16 @@ def test_the_simulators_file_reads_as_is(tmp_path: Path) -> None:
         ("sites: [{site_id: P1, supplier_id: S1, colour: red}]\n", r"sites\[0\]\.colour"),
         ("lines: {not: a list}\n", "lines"),
         ("parts: [unclosed\n", "not valid YAML"),
+        (
+            "cycle_times:\n  - {site_id: P1, line_id: L1, part_number: X, supplier_id: S1,"
+            " ideal_cycle_seconds: 0}\n",
+            r"cycle_times\[0\]\.ideal_cycle_seconds: Input should be greater than 0",
+        ),
+        (
+            "cycle_times:\n  - {site_id: P1, line_id: L1, supplier_id: S1,"
+            " ideal_cycle_seconds: 2.5}\n",
+            r"cycle_times\[0\]\.part_number: Field required",
+        ),
     ],
 )
 def test_errors_name_the_entry_and_field(tmp_path: Path, content: str, message: str) -> None:
