@@ -105,8 +105,53 @@ def upgrade() -> None:
             "ix_data_readiness_supplier_day", ["supplier_id", "day"], unique=False
         )
 
+    op.create_table(
+        "supplier_maturity",
+        sa.Column("supplier_id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "week",
+            sa.Date(),
+            nullable=False,
+            comment="Monday of the ISO week of the business days.",
+        ),
+        sa.Column(
+            "level",
+            sa.String(length=32),
+            nullable=False,
+            comment="none, basic, intermediate 1, ...",
+        ),
+        sa.Column("level_rank", sa.Integer(), nullable=False, comment="0 (none) to 4 (advanced)."),
+        sa.Column(
+            "criteria_met", sa.Integer(), nullable=False, comment="Criteria met, of all levels."
+        ),
+        sa.Column(
+            "evidence", sa.JSON(), nullable=False, comment="Per criterion: met, value, threshold."
+        ),
+        sa.Column(
+            "evidence_text",
+            sa.Text(),
+            nullable=False,
+            comment="The evidence, one line a criterion.",
+        ),
+        sa.Column(
+            "next_step",
+            sa.Text(),
+            nullable=False,
+            comment="What to send or fix for the next level.",
+        ),
+        comment="The smart-factory level the data shows, per supplier and week, with evidence.",
+    )
+    with op.batch_alter_table("supplier_maturity", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_supplier_maturity_supplier_week", ["supplier_id", "week"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("supplier_maturity", schema=None) as batch_op:
+        batch_op.drop_index("ix_supplier_maturity_supplier_week")
+
+    op.drop_table("supplier_maturity")
     with op.batch_alter_table("data_readiness", schema=None) as batch_op:
         batch_op.drop_index("ix_data_readiness_supplier_day")
 

@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Mapping
 from graphlib import TopologicalSorter
 
-from pipelines.views import oee, production, quality, readiness
+from pipelines.views import maturity, oee, production, quality, readiness
 from pipelines.views.base import View
 from pipelines.views.keys import SupplierDay
 from schemas.topics import EventType
@@ -15,6 +15,7 @@ VIEWS: tuple[View, ...] = (
     quality.CAPABILITY,
     oee.VIEW,
     readiness.VIEW,
+    maturity.VIEW,
 )
 
 BY_NAME: dict[str, View] = {v.name: v for v in VIEWS}
