@@ -538,7 +538,7 @@ def test_data_readiness_equals_naive_recomputation(
         if mine:
             quarantine_rows(engine, mine)
             refused_rows += mine
-        refresh(engine, config)  # between batches: later ones are late events
+        refresh(engine, config, ["data_readiness"])  # between batches: later ones are late
     got = sorted(
         (
             tuple(round(v, 9) if isinstance(v, float) else v for v in (r[c] for c in COLUMNS))
