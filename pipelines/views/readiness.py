@@ -9,9 +9,11 @@ supplier landed or had quarantined anything, so a feed that is missing shows as 
   its last production run (from the earliest start_time to the latest end_time of the day's
   production reports); on a day without production, from the first to the last hour with
   any event. Hours are the slots [h:00, h+1:00) of the site's standard time (its zone's
-  UTC offset without daylight saving); a run or energy period counts in every hour it
-  overlaps for some time, a point event (quality, machine status, shipment) in the hour it
-  closes (an event at 08:00 sharp counts for 07-08, like a reading at the end of a slot).
+  UTC offset without daylight saving, so no day has 23 or 25 of them; on a summer-time
+  day the local hour after midnight folds into hour 0); a run or energy period counts in
+  every hour it overlaps for some time, a point event (quality, machine status, shipment)
+  in the hour it closes (an event at 08:00 sharp counts for 07-08, like a reading at the
+  end of a slot).
   Each event type has its period, the cadence a healthy feed keeps (`PERIOD_HOURS`):
   production 1 h, energy 1 h, quality 2 h (an in-process inspection every two hours),
   machine_status 8 h (a state at least once a shift), shipment 24 h. Periods are aligned to
