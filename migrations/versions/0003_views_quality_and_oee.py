@@ -22,11 +22,9 @@ def upgrade() -> None:
         "capability_weekly",
         sa.Column("supplier_id", sa.String(length=64), nullable=False),
         sa.Column("part_number", sa.String(length=100), nullable=False),
-        sa.Column("characteristic", sa.String(length=100), nullable=False),
+        sa.Column("characteristic", sa.Text(), nullable=False),
         sa.Column("week", sa.Date(), nullable=False, comment="Monday of the local day's ISO week."),
-        sa.Column(
-            "unit", sa.String(length=16), nullable=True, comment="Unit of the values and limits."
-        ),
+        sa.Column("unit", sa.Text(), nullable=True, comment="Unit of the values and limits."),
         sa.Column("n", sa.Integer(), nullable=False, comment="Measurements counted."),
         sa.Column("mean", sa.Double(), nullable=False, comment="Mean of the values (unit)."),
         sa.Column(
@@ -192,7 +190,7 @@ def upgrade() -> None:
         sa.Column("week", sa.Date(), nullable=False, comment="Monday of the local day's ISO week."),
         sa.Column(
             "code",
-            sa.String(length=100),
+            sa.Text(),
             nullable=False,
             comment="Defect code (supplier's catalogue).",
         ),

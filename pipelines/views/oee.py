@@ -4,13 +4,16 @@
 Machine states. Each state event opens an interval that the machine's next event of the
 same business day closes; the day's last interval is closed at the end of the local day
 (the next local midnight at the site), so an interval running past midnight is clipped
-there. Time before a machine's first event of the day is not counted: the state carried
-over from the previous day is not assumed, which keeps a day's OEE a function of that
-day's events only (a late event of Monday changes Monday, never Tuesday). Per machine:
-actual production time APT = time RUNNING; planned busy time PBT = time RUNNING + time
-DOWN (an unplanned stop); SETUP and MAINTENANCE (planned stops) and IDLE (nothing
-planned) are outside PBT. A line's APT and PBT are the averages over its machines that
-reported a state that day (`machines`), in hours (`apt_hours`, `pbt_hours`).
+there. Events of a machine at the same instant count in the order received (Kafka
+timestamp, partition, offset; event id last): a shift's IDLE and the next shift's
+RUNNING sent at one instant leave the machine RUNNING. Time before a machine's first
+event of the day is not counted: the state carried over from the previous day is not
+assumed, which keeps a day's OEE a function of that day's events only (a late event of
+Monday changes Monday, never Tuesday). Per machine: actual production time APT = time
+RUNNING; planned busy time PBT = time RUNNING + time DOWN (an unplanned stop); SETUP
+and MAINTENANCE (planned stops) and IDLE (nothing planned) are outside PBT. A line's
+APT and PBT are the averages over its machines that reported a state that day
+(`machines`), in hours (`apt_hours`, `pbt_hours`).
 
   availability  = APT / PBT
   effectiveness = Σ (quantity_good + quantity_scrap) * ideal cycle time (s) / APT (s),
@@ -156,6 +159,20 @@ def _write_day_ends(conn: Connection, scope: Scope, refresh_id: str) -> None:
         conn.execute(insert(oee_day_end), rows[i : i + 2_000])
 
 
+def received_order(m: Any) -> list[Any]:
+    """A machine's events in time order, and those at the same instant as received (Kafka
+    timestamp, partition, offset; the event id last): the state received last holds.
+    NULLS FIRST (rows landed before Kafka timestamps were kept) on both databases, which
+    order NULLs differently by default."""
+    return [
+        m.event_time,
+        m.kafka_timestamp.asc().nulls_first(),
+        m.kafka_partition,
+        m.kafka_offset,
+        m.event_id,
+    ]
+
+
 def _line_states(scope: Scope, refresh_id: str) -> Any:
     """Per line and day: machines reporting, and their average APT and PBT in ms."""
     landing = LANDING[EventType.MACHINE_STATUS]
@@ -168,7 +185,7 @@ def _line_states(scope: Scope, refresh_id: str) -> Any:
             m.state,
             start.label("start_ms"),
             func.lead(start)
-            .over(partition_by=machine_day, order_by=[m.event_time, m.event_id])
+            .over(partition_by=machine_day, order_by=received_order(m))
             .label("next_ms"),
         )
         .select_from(scope.source(landing))

@@ -471,7 +471,7 @@ PROPERTY = settings(
 
 
 @PROPERTY
-@given(events=st.lists(inspections(), min_size=1, max_size=40, unique_by=lambda e: e["event_id"]))
+@given(events=st.lists(inspections(), min_size=10, max_size=40, unique_by=lambda e: e["event_id"]))
 def test_views_equal_a_naive_recomputation(engine: Engine, events: list[dict[str, Any]]) -> None:
     wipe(engine)
     # enough measurements of a characteristic of its own for Cp/Cpk to be computed
@@ -496,7 +496,7 @@ def test_views_equal_a_naive_recomputation(engine: Engine, events: list[dict[str
 
 @PROPERTY
 @given(
-    batches=st.lists(st.lists(inspections(), min_size=1, max_size=8), min_size=1, max_size=5),
+    batches=st.lists(st.lists(inspections(), min_size=3, max_size=10), min_size=2, max_size=5),
     refresh_after=st.lists(st.booleans(), min_size=5, max_size=5),
 )
 def test_incremental_after_random_batches_equals_full(
