@@ -13,8 +13,8 @@ measurements) from intermediate 1 up; measurements against spec limits, hourly e
 control from intermediate 2: in about half of its shifts one measurement of an inspection
 is a special cause, outside the control limits (nominal +- 3 sigma), and whenever a
 measurement falls outside them the line's machines go on hold (DOWN, HOLD_SPC) within the
-half hour and run again after. Machines of every tier break down; only the tiers that
-send machine states report it.
+half hour and run again after, the line making nothing meanwhile. Machines of every tier
+break down; only the tiers that send machine states report it.
 """
 
 import random
@@ -66,6 +66,7 @@ class SupplierDay:
         self.factor = 1 + supplier.uplift if self.after_go_live else 1.0
         self.monitors = supplier.tier is not DataTier.BASIC  # machine states, inspections
         self.controls = supplier.tier is DataTier.INTERMEDIATE_2  # SPC, energy, holds
+        self.holds: dict[str, list[tuple[float, float]]] = {}  # line -> (held, resumed) hours
 
     def _id(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -124,12 +125,25 @@ class SupplierDay:
                         "reason_code": None,
                     },
                 )
+        # Inspections are drawn first: a hold they cause stops the line's output.
+        inspections = []
+        if self.monitors:
+            hours_inspected = range(start + 2, end + 1, 2)
+            chance = rng.random() < SPECIAL_CAUSE_PER_SHIFT
+            special = rng.choice(hours_inspected) if chance else None
+            for hour in hours_inspected:
+                inspection = self._inspection(line, lot, hour, special_cause=hour == special)
+                hold = self._hold_times(hour) if self.out_of_control(inspection) else None
+                if hold:
+                    self.holds.setdefault(line.line_id, []).append(hold)
+                inspections.append((inspection, hold))
         hours = end - start
         per_report = self.s.base_rate * REPORT_MINUTES / 60
         for k in range(hours * 60 // REPORT_MINUTES):
             t0 = start + k * REPORT_MINUTES / 60
             availability = 1 - min(1.0, down_hours / hours)
-            made = per_report * self.factor * availability * rng.uniform(0.9, 1.05)
+            running = 1 - self._held(line, t0, t0 + REPORT_MINUTES / 60) * 60 / REPORT_MINUTES
+            made = per_report * self.factor * availability * running * rng.uniform(0.9, 1.05)
             scrap_share = (
                 rng.uniform(0.005, 0.02) if self.after_go_live else rng.uniform(0.01, 0.04)
             )
@@ -166,13 +180,10 @@ class SupplierDay:
             )
         if not self.monitors:
             return
-        inspections = range(start + 2, end + 1, 2)
-        special = rng.choice(inspections) if rng.random() < SPECIAL_CAUSE_PER_SHIFT else None
-        for hour in inspections:
-            inspection = self._inspection(line, lot, hour, special_cause=hour == special)
+        for inspection, hold in inspections:
             yield "quality", inspection
-            if self.out_of_control(inspection):
-                yield from self._hold(line, hour, end)
+            if hold:
+                yield from self._hold(line, *hold)
         yield from self._all_machines(line, end, "IDLE")
 
     def _spec(self) -> tuple[str, float, float, float]:
@@ -187,15 +198,23 @@ class SupplierDay:
             abs(m["value"] - nominal) > CONTROL_SIGMAS * spread for m in inspection["measurements"]
         )
 
+    def _hold_times(self, hour: float) -> tuple[float, float]:
+        """(held, resumed) local hours of the line's reaction to an out-of-control
+        measurement at `hour`: on hold within the half hour, for 15 to 45 minutes."""
+        held = hour + self.rng.uniform(0.05, 0.5)
+        return held, held + self.rng.uniform(0.25, 0.75)
+
+    def _held(self, line: Line, start: float, end: float) -> float:
+        """Hours of [start, end) the line was on hold (holds may reach into the next shift)."""
+        spans = self.holds.get(line.line_id, [])
+        return min(end - start, sum(max(0.0, min(end, b) - max(start, a)) for a, b in spans))
+
     def _hold(
-        self, line: Line, hour: float, shift_end: int
+        self, line: Line, held: float, resumed: float
     ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """The line's reaction to an out-of-control measurement: its machines go on hold
-        within the half hour and run again once the cause is fixed (idle after the shift)."""
-        rng = self.rng
-        held = hour + rng.uniform(0.05, 0.5)
-        resumed = held + rng.uniform(0.25, 0.75)
-        after = "RUNNING" if resumed < shift_end else "IDLE"
+        """The line's machines on hold from `held` to `resumed`: then running again, or
+        idle when no shift runs by then."""
+        after = "RUNNING" if any(a <= resumed < b for a, b in SHIFTS) else "IDLE"
         for machine in line.machines:
             base = {"line_id": line.line_id, "machine_id": machine}
             yield (

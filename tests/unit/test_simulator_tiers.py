@@ -92,7 +92,7 @@ def test_each_tier_sends_what_its_level_needs() -> None:
 
 
 def test_intermediate_2_lines_hold_after_every_out_of_control_measurement() -> None:
-    world = build_world(4, 9, START, 5)
+    world = build_world(4, 9, START, 12)  # 10 weekdays: 20 shifts of its one line
     suppliers = {s.supplier_id: s for s in world.suppliers}
     out_of_control: list[tuple[str, str, object]] = []
     holds: dict[tuple[str, str], list[object]] = defaultdict(list)
