@@ -12,11 +12,13 @@ from connectors.simulator.world import World, build_world, recent_start
 # A Monday: the validation unit tests' window, and their records' receipt, start here.
 PINNED_START = date(2026, 1, 5)
 # The ingest tests' programmes: 3 suppliers, seed 7, over 2 days (the `world` fixture)
-# or 16 (test_ingest_faults: several large batches, 6,000 valid events and more).
+# or 25 (test_ingest_faults: several large batches, 6,000 valid events and more). The 3
+# suppliers are one of each data tier, and only the intermediate 2 one sends every event
+# type, so 6,000 events take 19 weekdays.
 INGEST_SEED = 7
 INGEST_SUPPLIERS = 3
 INGEST_DAYS = 2
-LONG_INGEST_DAYS = 16
+LONG_INGEST_DAYS = 25
 
 
 def validation_world() -> World:

@@ -6,6 +6,15 @@ ids included; another start (or world) gives other event ids, so simulating a se
 window with the same seed adds events instead of repeating ids the platform has. Times
 are Korean shifts (06-14, 14-22 KST) on weekdays. Output follows the supplier's
 productivity before and after its smart-factory go-live.
+
+What a supplier sends follows its data tier (connectors/simulator/world.py): production
+and shipments from every supplier; machine states and inspections of the shift's lot (no
+measurements) from intermediate 1 up; measurements against spec limits, hourly energy and
+control from intermediate 2: in about half of its shifts one measurement of an inspection
+is a special cause, outside the control limits (nominal +- 3 sigma), and whenever a
+measurement falls outside them the line's machines go on hold (DOWN, HOLD_SPC) within the
+half hour and run again after, the line making nothing meanwhile. Machines of every tier
+break down; only the tiers that send machine states report it.
 """
 
 import random
@@ -15,13 +24,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-from connectors.simulator.world import SECTORS, Line, Supplier, World
+from connectors.simulator.world import SECTORS, DataTier, Line, Supplier, World
 
 KST = timezone(timedelta(hours=9))
 SHIFTS = ((6, 14), (14, 22))
 REPORT_MINUTES = 30
 DEFECT_CODES = ["SCRATCH", "DENT", "BURR", "SHORT_FILL", "MISALIGN", "CONTAMINATION"]
 DOWN_REASONS = ["JAM", "TOOL_WEAR", "MATERIAL_SHORT", "SENSOR_FAULT"]
+HOLD_REASON = "HOLD_SPC"
+CONTROL_SIGMAS = 3.0  # control limits: nominal +- 3 sigma of the process spread
+SPECIAL_CAUSE_PER_SHIFT = 0.5  # share of an intermediate 2 line's shifts with one
+SPECIAL_CAUSE_SIGMAS = (4.5, 6.0)  # how far a special cause throws a measurement
 # Flaws, each as the MES would commit it. "late" and "duplicate" are valid events that
 # arrive late or twice; the others are invalid, some caught by the contract at the edge
 # (wrong_type, spoofed_supplier), some only by validation downstream.
@@ -51,6 +64,9 @@ class SupplierDay:
         self.s, self.day, self.rng = supplier, day, rng
         self.after_go_live = day >= supplier.go_live
         self.factor = 1 + supplier.uplift if self.after_go_live else 1.0
+        self.monitors = supplier.tier is not DataTier.BASIC  # machine states, inspections
+        self.controls = supplier.tier is DataTier.INTERMEDIATE_2  # SPC, energy, holds
+        self.holds: dict[str, list[tuple[float, float]]] = {}  # line -> (held, resumed) hours
 
     def _id(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -80,7 +96,8 @@ class SupplierDay:
     def _shift(self, line: Line, start: int, end: int) -> Iterator[tuple[str, dict[str, Any]]]:
         rng = self.rng
         lot = f"LOT-{line.line_id}-{self.day:%Y%m%d}-{start:02d}"
-        yield from self._all_machines(line, start, "RUNNING")
+        if self.monitors:
+            yield from self._all_machines(line, start, "RUNNING")
         # Unplanned stops are rarer once the factory is smart.
         down_hours = 0.0
         if rng.random() < (0.15 if self.after_go_live else 0.35):
@@ -88,30 +105,45 @@ class SupplierDay:
             down_hours = rng.uniform(0.2, 1.0)
             machine = rng.choice(line.machines)
             base = {"line_id": line.line_id, "machine_id": machine}
-            yield (
-                "machine_status",
-                {
-                    **self._envelope(self._at(at)),
-                    **base,
-                    "state": "DOWN",
-                    "reason_code": rng.choice(DOWN_REASONS),
-                },
-            )
-            yield (
-                "machine_status",
-                {
-                    **self._envelope(self._at(at + down_hours)),
-                    **base,
-                    "state": "RUNNING",
-                    "reason_code": None,
-                },
-            )
+            reason = rng.choice(DOWN_REASONS)
+            if self.monitors:
+                yield (
+                    "machine_status",
+                    {
+                        **self._envelope(self._at(at)),
+                        **base,
+                        "state": "DOWN",
+                        "reason_code": reason,
+                    },
+                )
+                yield (
+                    "machine_status",
+                    {
+                        **self._envelope(self._at(at + down_hours)),
+                        **base,
+                        "state": "RUNNING",
+                        "reason_code": None,
+                    },
+                )
+        # Inspections are drawn first: a hold they cause stops the line's output.
+        inspections = []
+        if self.monitors:
+            hours_inspected = range(start + 2, end + 1, 2)
+            chance = rng.random() < SPECIAL_CAUSE_PER_SHIFT
+            special = rng.choice(hours_inspected) if chance else None
+            for hour in hours_inspected:
+                inspection = self._inspection(line, lot, hour, special_cause=hour == special)
+                hold = self._hold_times(hour) if self.out_of_control(inspection) else None
+                if hold:
+                    self.holds.setdefault(line.line_id, []).append(hold)
+                inspections.append((inspection, hold))
         hours = end - start
         per_report = self.s.base_rate * REPORT_MINUTES / 60
         for k in range(hours * 60 // REPORT_MINUTES):
             t0 = start + k * REPORT_MINUTES / 60
             availability = 1 - min(1.0, down_hours / hours)
-            made = per_report * self.factor * availability * rng.uniform(0.9, 1.05)
+            running = 1 - self._held(line, t0, t0 + REPORT_MINUTES / 60) * 60 / REPORT_MINUTES
+            made = per_report * self.factor * availability * running * rng.uniform(0.9, 1.05)
             scrap_share = (
                 rng.uniform(0.005, 0.02) if self.after_go_live else rng.uniform(0.01, 0.04)
             )
@@ -131,7 +163,7 @@ class SupplierDay:
                     "unit": "H87",
                 },
             )
-        for hour in range(start, end):
+        for hour in range(start, end) if self.controls else ():
             yield (
                 "energy",
                 {
@@ -146,9 +178,63 @@ class SupplierDay:
                     "energy_source": "GRID" if rng.random() < 0.9 else "SOLAR",
                 },
             )
-        for hour in range(start + 2, end + 1, 2):
-            yield "quality", self._inspection(line, lot, hour)
+        if not self.monitors:
+            return
+        for inspection, hold in inspections:
+            yield "quality", inspection
+            if hold:
+                yield from self._hold(line, *hold)
         yield from self._all_machines(line, end, "IDLE")
+
+    def _spec(self) -> tuple[str, float, float, float]:
+        """(characteristic, nominal, spec sigma, process spread) of the sector's measure."""
+        name, nominal, sigma = SECTORS[self.s.sector]["measure"]
+        return name, nominal, sigma, sigma * (0.7 if self.after_go_live else 1.0)
+
+    def out_of_control(self, inspection: dict[str, Any]) -> bool:
+        """Whether a measurement lies outside the control limits (nominal +- 3 spreads)."""
+        _, nominal, _, spread = self._spec()
+        return any(
+            abs(m["value"] - nominal) > CONTROL_SIGMAS * spread for m in inspection["measurements"]
+        )
+
+    def _hold_times(self, hour: float) -> tuple[float, float]:
+        """(held, resumed) local hours of the line's reaction to an out-of-control
+        measurement at `hour`: on hold within the half hour, for 15 to 45 minutes."""
+        held = hour + self.rng.uniform(0.05, 0.5)
+        return held, held + self.rng.uniform(0.25, 0.75)
+
+    def _held(self, line: Line, start: float, end: float) -> float:
+        """Hours of [start, end) the line was on hold (holds may reach into the next shift)."""
+        spans = self.holds.get(line.line_id, [])
+        return min(end - start, sum(max(0.0, min(end, b) - max(start, a)) for a, b in spans))
+
+    def _hold(
+        self, line: Line, held: float, resumed: float
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The line's machines on hold from `held` to `resumed`: then running again, or
+        idle when no shift runs by then."""
+        after = "RUNNING" if any(a <= resumed < b for a, b in SHIFTS) else "IDLE"
+        for machine in line.machines:
+            base = {"line_id": line.line_id, "machine_id": machine}
+            yield (
+                "machine_status",
+                {
+                    **self._envelope(self._at(held)),
+                    **base,
+                    "state": "DOWN",
+                    "reason_code": HOLD_REASON,
+                },
+            )
+            yield (
+                "machine_status",
+                {
+                    **self._envelope(self._at(resumed)),
+                    **base,
+                    "state": after,
+                    "reason_code": None,
+                },
+            )
 
     def _all_machines(
         self, line: Line, hour: float, state: str
@@ -166,13 +252,18 @@ class SupplierDay:
                 },
             )
 
-    def _inspection(self, line: Line, lot: str, hour: int) -> dict[str, Any]:
+    def _inspection(
+        self, line: Line, lot: str, hour: int, *, special_cause: bool = False
+    ) -> dict[str, Any]:
         rng = self.rng
         inspected = 50
         p = 0.01 if self.after_go_live else 0.03
         defects = sum(rng.random() < p for _ in range(inspected))
-        name, nominal, sigma = SECTORS[self.s.sector]["measure"]
-        spread = sigma * (0.7 if self.after_go_live else 1.0)
+        name, nominal, sigma, spread = self._spec()
+        values = [rng.gauss(nominal, spread) for _ in range(3)]
+        if special_cause:
+            shift = rng.uniform(*SPECIAL_CAUSE_SIGMAS) * spread
+            values[rng.randrange(3)] = nominal + rng.choice((-shift, shift))
         return {
             **self._envelope(self._at(hour)),
             "line_id": line.line_id,
@@ -195,13 +286,15 @@ class SupplierDay:
             "measurements": [
                 {
                     "characteristic": name,
-                    "value": round(rng.gauss(nominal, spread), 4),
+                    "value": round(value, 4),
                     "lsl": nominal - 4 * sigma,
                     "usl": nominal + 4 * sigma,
                     "unit": "C62",
                 }
-                for _ in range(3)
-            ],
+                for value in values
+            ]
+            if self.controls
+            else [],
             "result": "FAIL" if defects > 3 else "PASS",
         }
 

@@ -1,13 +1,29 @@
 """The simulated programme: sponsors, their suppliers, sites, lines, machines and parts.
 
 Deterministic by seed. Names are fictional. Each supplier has a smart-factory go-live
+<<<<<<< HEAD
 date inside the simulated window and a productivity uplift after it: its sector's gain
 as the programme reported it (`REPORTED_GAINS`, see DOMAIN.md) with a small spread.
+=======
+date inside the simulated window and a productivity uplift after it drawn from the
+range the programme reported (+30 % to +70 %, see DOMAIN.md).
+
+Each supplier also has a data tier, what its systems send (DOMAIN.md, "Levels of a smart
+factory"): basic suppliers send lot-tracked production and shipments; intermediate 1 add
+machine states and lot-linked inspections; intermediate 2 add measurements against spec
+limits, energy metering and holds when a measurement is out of control. Tiers follow the
+national distribution (80 % / 18.7 % / 1.5 %) exactly, by largest remainder, and are
+shuffled over the suppliers by the world seed, so a world of 300 suppliers holds 240 / 56
+/ 4. A world of 3 or more suppliers holds at least one of each tier (taken from basic), so
+the small worlds of the demo and the tests show a mix; a world of 1 is intermediate 2 and
+one of 2 holds an intermediate 2 and a basic supplier, so every world sends every event type.
+>>>>>>> views-readiness
 """
 
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import Any
 
 SECTORS: dict[str, dict[str, Any]] = {
@@ -85,6 +101,50 @@ GAIN_SPREAD = 0.03
 STOPS_AND_SCRAP_GAIN = 1.0284
 
 
+class DataTier(StrEnum):
+    """What a simulated supplier's systems send (the level the platform should derive)."""
+
+    BASIC = "basic"
+    INTERMEDIATE_1 = "intermediate 1"
+    INTERMEDIATE_2 = "intermediate 2"
+
+
+# Government-supported SME smart factories by level, a 2024 institute report (DOMAIN.md);
+# the published shares add up to 100.2 % and are used in proportion.
+NATIONAL_SHARES: dict[DataTier, float] = {
+    DataTier.BASIC: 0.80,
+    DataTier.INTERMEDIATE_1: 0.187,
+    DataTier.INTERMEDIATE_2: 0.015,
+}
+
+
+def tier_counts(suppliers: int) -> dict[DataTier, int]:
+    """How many suppliers of each tier a world of `suppliers` holds (see the module)."""
+    if suppliers <= 0:
+        return dict.fromkeys(DataTier, 0)
+    if suppliers < len(DataTier):
+        small = [DataTier.INTERMEDIATE_2, DataTier.BASIC][:suppliers]
+        return {tier: small.count(tier) for tier in DataTier}
+    total = sum(NATIONAL_SHARES.values())
+    quotas = {tier: suppliers * share / total for tier, share in NATIONAL_SHARES.items()}
+    counts = {tier: int(quota) for tier, quota in quotas.items()}
+    by_remainder = sorted(DataTier, key=lambda tier: (counts[tier] - quotas[tier], tier))
+    for tier in by_remainder[: suppliers - sum(counts.values())]:
+        counts[tier] += 1
+    for tier in DataTier:  # at least one of each, taken from the largest (basic)
+        if counts[tier] == 0:
+            counts[tier] = 1
+            counts[DataTier.BASIC] -= 1
+    return counts
+
+
+def assign_tiers(seed: int, suppliers: int) -> list[DataTier]:
+    """The tier of each of `suppliers` suppliers, in order: `tier_counts`, shuffled by `seed`."""
+    tiers = [tier for tier, n in tier_counts(suppliers).items() for _ in range(n)]
+    random.Random(f"tiers-{seed}").shuffle(tiers)
+    return tiers
+
+
 @dataclass(frozen=True)
 class Line:
     line_id: str
@@ -103,6 +163,7 @@ class Supplier:
     lines: tuple[Line, ...]
     go_live: date
     uplift: float  # relative productivity gain after go-live, e.g. 0.51
+    tier: DataTier = DataTier.INTERMEDIATE_2  # what it sends (the default: everything)
 
     @property
     def base_rate(self) -> float:
@@ -214,6 +275,8 @@ def build_world(
         for i, name in enumerate(SPONSOR_NAMES[: max(1, min(5, suppliers // 6 + 1))])
     ]
     sectors = sorted(SECTORS)
+    # A random stream of their own: the tiers leave names, lines and go-lives as they were.
+    tiers = assign_tiers(seed, suppliers)
     made: list[Supplier] = []
     used_names: set[str] = set()
     for i in range(suppliers):
@@ -244,6 +307,7 @@ def build_world(
                 site_id=f"{supplier_id}-P1",
                 lines=lines,
                 go_live=go_live,
+<<<<<<< HEAD
                 # one draw, as the uniform range it replaces: the rest of the world is the same
                 uplift=round(
                     (1 + REPORTED_GAINS[sector] + rng.uniform(-GAIN_SPREAD, GAIN_SPREAD))
@@ -251,6 +315,10 @@ def build_world(
                     - 1,
                     3,
                 ),
+=======
+                uplift=round(rng.uniform(0.30, 0.70), 3),
+                tier=tiers[i],
+>>>>>>> views-readiness
             )
         )
     return World(sponsors, made, start, days)

@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Mapping
 from graphlib import TopologicalSorter
 
-from pipelines.views import impact, oee, production, quality
+from pipelines.views import impact, maturity, oee, production, quality, readiness
 from pipelines.views.base import View
 from pipelines.views.keys import SupplierDay
 from schemas.topics import EventType
@@ -14,6 +14,8 @@ VIEWS: tuple[View, ...] = (
     quality.DEFECTS,
     quality.CAPABILITY,
     oee.VIEW,
+    readiness.VIEW,
+    maturity.VIEW,
     impact.VIEW,
 )
 

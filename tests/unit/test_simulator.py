@@ -47,7 +47,7 @@ def test_another_start_with_the_same_seed_gives_other_event_ids():
 
 
 def test_share_of_flawed_events_matches_bad_rate():
-    world = build_world(3, 6, START, 21)
+    world = build_world(3, 6, START, 24)  # 18 weekdays: over 8,000 events of 6 suppliers
     events = list(generate(world, seed=3, bad_rate=0.1))
     flaws = Counter(e.flaw for e in events)
     duplicates = flaws["duplicate"] // 2  # a duplicate is one flawed event sent twice
