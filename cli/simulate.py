@@ -53,7 +53,9 @@ def simulate(  # noqa: PLR0917 - one parameter per CLI option
     states, shipments and energy, each supplier sending what its data tier does (80 %
     basic, 18.7 % intermediate 1, 1.5 % intermediate 2); productivity rising after
     each supplier's go-live.
-    Another --start gives other event ids. Writes the reference data to
+    A day's events (ids included) depend on the seed, not on the window: simulating an
+    overlapping window again repeats the common days (duplicates, counted once) and adds
+    the new ones. Writes the reference data to
     <state dir>/reference.yaml.
     """
     from datetime import UTC, date, datetime

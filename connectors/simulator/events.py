@@ -1,9 +1,9 @@
 """A supplier's MES day by day: shifts, output, scrap, inspections, machine states,
 energy and shipments, plus a configurable share of flawed events.
 
-Deterministic: the same seed and world (start, days, suppliers) give the same events,
-ids included; another start (or world) gives other event ids, so simulating a second
-window with the same seed adds events instead of repeating ids the platform has. Times
+Deterministic: the same seed gives the same events for a supplier and day, ids included,
+whatever window the day lies in: simulating an overlapping window again repeats the
+common days' events (duplicates the platform counts once) and adds the new days'. Times
 are Korean shifts (06-14, 14-22 KST) on weekdays. Output follows the supplier's
 productivity before and after its smart-factory go-live.
 
@@ -371,14 +371,16 @@ def _flaw(event: SimEvent, flaw: str, others: list[str], rng: random.Random) -> 
 def generate(world: World, *, seed: int, bad_rate: float) -> Iterator[SimEvent]:
     """Every event of the simulated window, day by day, supplier by supplier.
 
-    The same `seed` and world give byte-identical events; the random stream (and so every
-    event id) is also keyed by the window and the suppliers, so two windows do not share ids.
+    The random stream (and so every event id and flaw) is keyed by the seed, the
+    supplier and the day: the same seed gives byte-identical events for a day whatever
+    window it lies in, so two overlapping windows share the events of their common days
+    (sent again, they are duplicates, not new output) and a later window adds new ones.
     """
     ids = [s.supplier_id for s in world.suppliers]
-    rng = random.Random(f"events-{seed}-{world.start.isoformat()}-{world.days}-{','.join(ids)}")
     for offset in range(world.days):
         day = world.start + timedelta(days=offset)
         for supplier in world.suppliers:
+            rng = random.Random(f"events-{seed}-{supplier.supplier_id}-{day.isoformat()}")
             for event_type, record in SupplierDay(supplier, day, rng).events():
                 event = SimEvent(supplier.supplier_id, event_type, record)
                 if rng.random() < bad_rate:

@@ -1,12 +1,8 @@
 """The simulated programme: sponsors, their suppliers, sites, lines, machines and parts.
 
 Deterministic by seed. Names are fictional. Each supplier has a smart-factory go-live
-<<<<<<< HEAD
 date inside the simulated window and a productivity uplift after it: its sector's gain
 as the programme reported it (`REPORTED_GAINS`, see DOMAIN.md) with a small spread.
-=======
-date inside the simulated window and a productivity uplift after it drawn from the
-range the programme reported (+30 % to +70 %, see DOMAIN.md).
 
 Each supplier also has a data tier, what its systems send (DOMAIN.md, "Levels of a smart
 factory"): basic suppliers send lot-tracked production and shipments; intermediate 1 add
@@ -17,7 +13,6 @@ shuffled over the suppliers by the world seed, so a world of 300 suppliers holds
 / 4. A world of 3 or more suppliers holds at least one of each tier (taken from basic), so
 the small worlds of the demo and the tests show a mix; a world of 1 is intermediate 2 and
 one of 2 holds an intermediate 2 and a basic supplier, so every world sends every event type.
->>>>>>> views-readiness
 """
 
 import random
@@ -307,7 +302,6 @@ def build_world(
                 site_id=f"{supplier_id}-P1",
                 lines=lines,
                 go_live=go_live,
-<<<<<<< HEAD
                 # one draw, as the uniform range it replaces: the rest of the world is the same
                 uplift=round(
                     (1 + REPORTED_GAINS[sector] + rng.uniform(-GAIN_SPREAD, GAIN_SPREAD))
@@ -315,10 +309,7 @@ def build_world(
                     - 1,
                     3,
                 ),
-=======
-                uplift=round(rng.uniform(0.30, 0.70), 3),
                 tier=tiers[i],
->>>>>>> views-readiness
             )
         )
     return World(sponsors, made, start, days)

@@ -13,6 +13,7 @@ from connectors.simulator.world import (
     GAIN_SPREAD,
     REPORTED_GAINS,
     STOPS_AND_SCRAP_GAIN,
+    World,
     build_world,
 )
 from schemas.registry.client import RegistryClient
@@ -33,17 +34,28 @@ def test_same_seed_gives_byte_identical_output(tmp_path):
     assert (tmp_path / "a.yaml").read_bytes() == (tmp_path / "b.yaml").read_bytes()
 
 
-def test_another_start_with_the_same_seed_gives_other_event_ids():
-    """A second window of the same programme adds events; it does not repeat ids."""
+def test_a_day_gives_the_same_events_in_any_window_and_new_days_new_ids():
+    """Windows of one programme: an overlapping window repeats its common days' events
+    (duplicates, never doubled output) and adds new ids for its new days; another seed
+    gives other ids."""
+    programme = build_world(11, 4, START, 14)
 
-    def ids(start: date) -> set[str]:
-        world = build_world(11, 4, start, 5)
-        return {str(e.record["event_id"]) for e in generate(world, seed=11, bad_rate=0.05)}
+    def ids(start: date, days: int, seed: int = 11) -> dict[date, set[str]]:
+        window = World(programme.sponsors, programme.suppliers, start, days)
+        found: dict[date, set[str]] = {}
+        for e in generate(window, seed=seed, bad_rate=0.0):
+            day = (e.record["event_time"] + timedelta(hours=9)).date()
+            found.setdefault(day, set()).add(str(e.record["event_id"]))
+        return found
 
-    first, again, next_week = ids(START), ids(START), ids(START + timedelta(days=7))
-    assert first == again and len(first) > 1000
-    assert not first & next_week
-    assert not ids(START) & ids(START + timedelta(days=1))  # overlapping windows too
+    first, next_week = ids(START, 5), ids(START + timedelta(days=7), 5)
+    assert first == ids(START, 5) and sum(map(len, first.values())) > 1000
+    assert not set().union(*first.values()) & set().union(*next_week.values())
+    shifted = ids(START + timedelta(days=2), 5)  # Wednesday to Sunday
+    for day in (START + timedelta(days=2), START + timedelta(days=3), START + timedelta(days=4)):
+        assert shifted[day] == first[day], "a common day has the same events"
+    other_seed = ids(START, 5, seed=12)
+    assert not set().union(*first.values()) & set().union(*other_seed.values())
 
 
 def test_share_of_flawed_events_matches_bad_rate():
