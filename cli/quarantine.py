@@ -89,7 +89,7 @@ def quarantine_reprocess(
     """Retry open quarantined events (after reference data was fixed); each lands once."""
     from pipelines.ingest import build_ingestor
     from pipelines.quarantine import reprocess
-    from pipelines.validation.suites import TimeWindow
+    from pipelines.validation.outcome import TimeWindow
     from schemas.registry.client import RegistryClient
 
     current = settings()

@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
@@ -47,14 +47,16 @@ from pipelines.landing.writer import (
     refused_by_database,
     stored_offsets,
 )
-from pipelines.validation.runner import ExpectationResult, ValidationOutcome, Validator
-from pipelines.validation.suites import TimeWindow
+from pipelines.validation.outcome import ExpectationResult, TimeWindow, ValidationOutcome
 from pipelines.views.catalog import stale
 from pipelines.views.keys import SupplierDay, touch
 from sangsaeng.db import DataRefused, database_error
 from schemas.registry.client import RegistryClient
 from schemas.serde import AvroDeserializer
 from schemas.topics import EventType, dlq_topic
+
+if TYPE_CHECKING:  # Great Expectations is imported when an ingestor is built, not before
+    from pipelines.validation.runner import Validator
 
 SOURCE_HEADERS = ("sangsaeng.source.topic", "sangsaeng.source.partition", "sangsaeng.source.offset")
 
@@ -178,7 +180,7 @@ class Ingestor:
         self,
         engine: Engine,
         deserializer: AvroDeserializer,
-        validator: Validator,
+        validator: "Validator",
         dead_letters: DeadLetterSink | None = None,
         tables: Mapping[EventType, Table] | None = None,
         *,
@@ -338,6 +340,8 @@ def build_ingestor(
     `contracts` (the release's by default), validates against the reference data in
     `engine`, lands into the contracts' tables. `NoReferenceData` when no supplier is known.
     """
+    from pipelines.validation.runner import Validator
+
     return Ingestor(
         engine,
         AvroDeserializer.for_contracts(registry, contracts),

@@ -7,7 +7,6 @@ implementation of the rules. One ephemeral GX context per process.
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -18,8 +17,12 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from governance.reference import ReferenceSets
 from pipelines.decode import Event, Reason
+from pipelines.validation.outcome import (
+    ExpectationResult,
+    ValidationOutcome,
+    ValidationSetupError,
+)
 from pipelines.validation.suites import TimeWindow, build_suite
-from sangsaeng.errors import TerminalError
 from schemas.contracts import contract
 from schemas.topics import EventType
 
@@ -27,40 +30,6 @@ ROW = "_row"
 NON_FINITE = "non_finite_numbers"  # [path, value] of each NaN or infinite double, or None
 NUL = "nul_characters"  # [path, value] of each string holding a NUL character, or None
 FINDINGS = frozenset({NON_FINITE, NUL})
-
-
-class ValidationSetupError(TerminalError):
-    """A suite could not run (a bug or a broken install, not bad data)."""
-
-
-@dataclass(frozen=True)
-class ExpectationResult:
-    """One expectation's verdict on a batch."""
-
-    rule: str
-    expectation: str
-    success: bool
-    unexpected: int
-
-
-@dataclass
-class ValidationOutcome:
-    """The passing rows (indexes into the events validated) and every failing row's reasons."""
-
-    event_type: EventType
-    checked: int = 0
-    passed: list[int] = field(default_factory=list)
-    failed: dict[int, list[Reason]] = field(default_factory=dict)
-    results: list[ExpectationResult] = field(default_factory=list)
-
-    @property
-    def success(self) -> bool:
-        return not self.failed
-
-    @property
-    def failed_rules(self) -> dict[str, int]:
-        """How many rows each failed rule refused."""
-        return {r.rule: r.unexpected for r in self.results if not r.success}
 
 
 def _scalar_columns(event_type: EventType) -> list[str]:

@@ -14,26 +14,18 @@ holding a NUL character anywhere in the payload, None if there is none) and, for
 energy, `average_kw`.
 """
 
-from dataclasses import dataclass
 from typing import Any
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
 from governance.reference import ReferenceSets
+from pipelines.validation.outcome import TimeWindow
 from schemas.topics import EventType
 
 # Physical bound for a meter's average power over its period: 100 MW is far above any
 # SME plant, so readings above it are unit mistakes (W sent as kW, Wh as kWh).
 MAX_AVERAGE_KW = 100_000.0
-
-
-@dataclass(frozen=True)
-class TimeWindow:
-    """How far event_time may lie ahead of or behind the moment Kafka received it."""
-
-    future_seconds: float = 300.0
-    horizon_seconds: float = 180 * 86_400.0
 
 
 def _rule(name: str) -> dict[str, Any]:

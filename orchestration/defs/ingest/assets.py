@@ -34,7 +34,7 @@ from pipelines.landing.models import LANDING
 from pipelines.landing.queries import landing_row_counts
 from pipelines.landing.writer import TopicPartition, stored_offsets
 from pipelines.quarantine import list_quarantine
-from pipelines.validation.suites import TimeWindow
+from pipelines.validation.outcome import TimeWindow
 from sangsaeng.settings import Settings
 from schemas.contracts import contract
 from schemas.topics import EventType, parse_supplier_topic, subject_for
