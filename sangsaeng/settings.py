@@ -105,6 +105,14 @@ class Settings(BaseSettings):
     postgres_port: int = Field(
         54329, ge=1, le=65535, description="Port of the local PostgreSQL cluster."
     )
+    grid_emission_factor: float = Field(
+        0.4781,
+        gt=0,
+        le=5,
+        description="Emission factor of grid electricity (kg CO2e per kWh) for the carbon "
+        "view's estimate: Korea's national electricity factor as published by the Greenhouse "
+        "Gas Inventory and Research Center (GIR); secondary data, check the current notice.",
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod

@@ -3,12 +3,12 @@
 from collections.abc import Iterable, Mapping
 from graphlib import TopologicalSorter
 
-from pipelines.views import production
+from pipelines.views import carbon, delivery, lots, production
 from pipelines.views.base import View
 from pipelines.views.keys import SupplierDay
 from schemas.topics import EventType
 
-VIEWS: tuple[View, ...] = (production.VIEW,)
+VIEWS: tuple[View, ...] = (production.VIEW, delivery.VIEW, lots.VIEW, carbon.VIEW)
 
 BY_NAME: dict[str, View] = {v.name: v for v in VIEWS}
 

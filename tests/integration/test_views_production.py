@@ -93,7 +93,8 @@ def test_production_daily_by_hand(db_url: str) -> None:
     # A late report for Monday re-touches Monday only; Tuesday's row stays as it was.
     land(engine, EventType.PRODUCTION, [report(10, 1, 100, 0, 100)])
     with engine.connect() as conn:
-        assert conn.execute(select(view_touched.c.day)).scalars().all() == [MONDAY]
+        touched = select(view_touched.c.day).where(view_touched.c.view == "production_daily")
+        assert conn.execute(touched).scalars().all() == [MONDAY]
     done = {d.view: d for d in refresh(engine, settings)}
     assert done["production_daily"].keys == 1
     monday = {r["day"]: r for r in view_rows(engine, "production_daily")}[MONDAY]
