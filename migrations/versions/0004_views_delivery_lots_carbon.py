@@ -1,5 +1,6 @@
 """Views: delivery_weekly, lot_trace with lot_shipments (and the lot_refresh_key scratch
-table), carbon_monthly.
+table), carbon_monthly; the landing indexes they read by (a lot's rows, a shipment's
+reports, a promised week's shipments).
 
 The column ShipmentEvent version 2 adds (landing_shipment.ordered_quantity) is not
 created here: `sangsaeng db upgrade` adds it from the contract diff
@@ -201,9 +202,47 @@ def upgrade() -> None:
         comment="Each lot: production, inspections and shipments.",
     )
 
+    with op.batch_alter_table("lot_shipments", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_lot_shipments_shipment", ["supplier_id", "shipment_id", "part_number"], unique=False
+        )
+
+    # What the views read by beyond (supplier, day): a lot's rows whatever their day, a
+    # shipment's reports and the shipments promised in a week (pipelines/landing/models.py).
+    with op.batch_alter_table("landing_shipment", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_landing_shipment_supplier_promised", ["supplier_id", "promised_date"], unique=False
+        )
+        batch_op.create_index(
+            "ix_landing_shipment_supplier_shipment", ["supplier_id", "shipment_id"], unique=False
+        )
+
+    with op.batch_alter_table("landing_production", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_landing_production_supplier_lot", ["supplier_id", "lot_id"], unique=False
+        )
+
+    with op.batch_alter_table("landing_quality", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_landing_quality_supplier_lot", ["supplier_id", "lot_id"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("landing_shipment", schema=None) as batch_op:
+        batch_op.drop_index("ix_landing_shipment_supplier_shipment")
+        batch_op.drop_index("ix_landing_shipment_supplier_promised")
+
+    with op.batch_alter_table("landing_quality", schema=None) as batch_op:
+        batch_op.drop_index("ix_landing_quality_supplier_lot")
+
+    with op.batch_alter_table("landing_production", schema=None) as batch_op:
+        batch_op.drop_index("ix_landing_production_supplier_lot")
+
     op.drop_table("lot_trace")
+    with op.batch_alter_table("lot_shipments", schema=None) as batch_op:
+        batch_op.drop_index("ix_lot_shipments_shipment")
+
     op.drop_table("lot_shipments")
     op.drop_table("lot_refresh_key")
     with op.batch_alter_table("delivery_weekly", schema=None) as batch_op:

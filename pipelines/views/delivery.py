@@ -23,11 +23,14 @@ Incremental: ingest touches (supplier, shipped day), but rows are keyed by the p
 week. A touched day makes stale the promised weeks of every report of the shipments
 reported that day (earlier reports included: a later one may move a shipment to another
 week). `recompute` derives those weeks in SQL from the scoped shipments, writes them to
-`view_refresh_key` under a second refresh id (one range per week: its Monday) and
-recomputes that scope; a full rebuild runs the same statements over every shipment.
+`view_refresh_key` under a second refresh id (one Monday-to-Sunday range per week) and
+recomputes that scope: the shipments with a report promised in those weeks, ranked over
+all their reports. The landing table's indexes on (supplier_id, shipment_id) and
+(supplier_id, promised_date) serve both lookups; a full rebuild ranks every shipment.
 """
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import (
     Column,
@@ -46,7 +49,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql import ColumnElement, Subquery
+from sqlalchemy.sql import FromClause, Subquery
 
 from pipelines.landing.models import LANDING
 from pipelines.views.base import Scope, View, same_day
@@ -56,6 +59,7 @@ from sangsaeng.db import METADATA
 from schemas.topics import EventType
 
 DAY_MS = 86_400_000
+SHIPMENT_COLUMNS = tuple(LANDING[EventType.SHIPMENT].columns)
 NO_ORDER_QUANTITY = "no shipment promised this week carries ordered_quantity"
 
 delivery_weekly = Table(
@@ -83,73 +87,91 @@ delivery_weekly = Table(
 )
 
 
-def current_shipments(where: ColumnElement[bool] | None = None) -> Subquery:
-    """The latest report of each shipment (supplier_id, shipment_id, part_number), with
-    the landing table's columns; `where` restricts the reports looked at (it must keep
-    or drop whole shipments, e.g. by supplier)."""
-    s = LANDING[EventType.SHIPMENT]
+def current_shipments(reports: FromClause | None = None) -> Subquery:
+    """The latest report of each shipment (supplier_id, shipment_id, part_number) in
+    `reports` (the landing table's columns, holding every report of the shipments in it;
+    the landing table by default)."""
+    src = LANDING[EventType.SHIPMENT] if reports is None else reports
     latest_first = func.row_number().over(
-        partition_by=(s.c.supplier_id, s.c.shipment_id, s.c.part_number),
-        order_by=(s.c.event_time.desc(), s.c.event_id.desc()),
+        partition_by=(src.c.supplier_id, src.c.shipment_id, src.c.part_number),
+        order_by=(src.c.event_time.desc(), src.c.event_id.desc()),
     )
-    ranked = select(s, latest_first.label("report_rank"))
-    if where is not None:
-        ranked = ranked.where(where)
-    reports = ranked.subquery("shipment_report")
+    ranked = select(*[src.c[c.name] for c in SHIPMENT_COLUMNS], latest_first.label("rank"))
+    ranked = ranked.subquery("shipment_report")
     return (
-        select(*[reports.c[c.name] for c in s.c])
-        .where(reports.c.report_rank == 1)
+        select(*[ranked.c[c.name] for c in SHIPMENT_COLUMNS])
+        .where(ranked.c.rank == 1)
         .subquery("current_shipment")
     )
 
 
-def reports_of_touched(scope: Scope) -> Subquery:
-    """Every report (old ones too) of the shipments reported in `scope`'s days."""
-    s = LANDING[EventType.SHIPMENT]
-    touched = (
+def touched_shipments(scope: Scope) -> Subquery:
+    """The shipments (supplier_id, shipment_id, part_number) reported in `scope`'s days."""
+    s = LANDING[EventType.SHIPMENT].alias("touched_report")
+    return (
         select(s.c.supplier_id, s.c.shipment_id, s.c.part_number)
         .select_from(scope.source(s))
         .where(scope.where())
         .distinct()
         .subquery("touched_shipment")
     )
-    report = LANDING[EventType.SHIPMENT].alias("touched_report")
+
+
+def reports_of(shipments: Subquery, name: str = "report") -> Subquery:
+    """Every report (earlier ones too) of `shipments`, read by (supplier, shipment id)."""
+    r = LANDING[EventType.SHIPMENT].alias(f"{name}_of")
     same = and_(
-        report.c.supplier_id == touched.c.supplier_id,
-        report.c.shipment_id == touched.c.shipment_id,
-        report.c.part_number == touched.c.part_number,
+        r.c.supplier_id == shipments.c.supplier_id,
+        r.c.shipment_id == shipments.c.shipment_id,
+        r.c.part_number == shipments.c.part_number,
     )
-    return select(report).select_from(report.join(touched, same)).subquery("touched_reports")
+    return select(r).select_from(r.join(shipments, same)).subquery(name)
 
 
-def suppliers_of(refresh_id: str) -> ColumnElement[bool]:
-    """Shipments of the suppliers with key ranges under `refresh_id`."""
-    k = view_refresh_key.alias("supplier_key")
-    s = LANDING[EventType.SHIPMENT]
-    return s.c.supplier_id.in_(select(k.c.supplier_id).where(k.c.refresh_id == refresh_id))
-
-
-def _week_scope(conn: Connection, scope: Scope) -> Scope:
-    """The promised weeks `scope`'s shipments make stale, as a scope of their own."""
+def _stale_weeks(conn: Connection, scope: Scope) -> Scope:
+    """The promised weeks `scope`'s shipments make stale, as a scope of their own:
+    Monday to Sunday ranges under a second refresh id."""
     if scope.full:
         return scope
-    reports = reports_of_touched(scope)
+    reports = reports_of(touched_shipments(scope))
     week = week_start(reports.c.promised_date)
-    weeks = select(reports.c.supplier_id, week.label("week")).distinct().subquery("stale_week")
+    found = conn.execute(select(reports.c.supplier_id, week).distinct()).all()
     weeks_id = str(uuid.uuid4())
-    conn.execute(
-        insert(view_refresh_key).from_select(
-            ["refresh_id", "supplier_id", "first_day", "last_day"],
-            select(literal(weeks_id), weeks.c.supplier_id, weeks.c.week, weeks.c.week),
+    if found:
+        conn.execute(
+            insert(view_refresh_key),
+            [
+                {
+                    "refresh_id": weeks_id,
+                    "supplier_id": supplier,
+                    "first_day": monday,
+                    "last_day": monday + timedelta(days=6),
+                }
+                for supplier, monday in found
+            ],
         )
-    )
     return Scope(weeks_id, scope.settings)
 
 
 def recompute(conn: Connection, scope: Scope) -> int:
-    weeks = _week_scope(conn, scope)
+    weeks = _stale_weeks(conn, scope)
     weeks.delete(conn, delivery_weekly, "week")
-    current = current_shipments(None if weeks.full else suppliers_of(str(weeks.refresh_id)))
+    if weeks.full:
+        current = current_shipments()
+        shipments: FromClause = current
+    else:
+        # Every report of the shipments with a report promised in the weeks: the latest
+        # may lie elsewhere, and only the latest counts.
+        s = LANDING[EventType.SHIPMENT].alias("in_week")
+        in_weeks = (
+            select(s.c.supplier_id, s.c.shipment_id, s.c.part_number)
+            .select_from(weeks.source(s, s.c.promised_date))
+            .where(weeks.where())
+            .distinct()
+            .subquery("in_weeks")
+        )
+        current = current_shipments(reports_of(in_weeks))
+        shipments = weeks.source(current, current.c.promised_date)
     cs = current.c
     with_order = func.count(cs.ordered_quantity)
     on_time = cs.business_day <= cs.promised_date
@@ -177,7 +199,7 @@ def recompute(conn: Connection, scope: Scope) -> int:
             case((with_order == 0, literal(NO_ORDER_QUANTITY)), else_=None),
             ratio(func.sum(duration_ms(cs.shipped_at, cs.delivered_at)), delivered * DAY_MS),
         )
-        .select_from(weeks.source(current, week))
+        .select_from(shipments)
         .where(weeks.where())
         .group_by(cs.supplier_id, cs.buyer_id, cs.part_number, week)
     )

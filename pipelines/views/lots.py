@@ -18,8 +18,11 @@ quantity is the whole shipment's (a shipment does not say how much of each lot i
 Incremental: a lot is keyed by lot, not by day. A touched (supplier, day) makes stale
 every lot in that supplier's production, quality or shipment rows of that day (for a
 shipment, the lots of all its reports: a later report may drop a lot). Those lots go to
-`lot_refresh_key` under the refresh id and are recomputed from all their rows, whatever
-their day; a full rebuild runs the same statements over every lot.
+`lot_refresh_key` under the refresh id and lot_trace recomputes them from all their rows,
+whatever their day (the landing tables' (supplier_id, lot_id) indexes serve it).
+lot_shipments is recomputed per shipment instead: the rows of each shipment reported in
+the touched days, from its latest report. A full rebuild runs the same statements over
+every lot and shipment.
 """
 
 from dataclasses import dataclass
@@ -31,18 +34,19 @@ from sqlalchemy import (
     Date,
     DateTime,
     Double,
+    Index,
     Integer,
     String,
     Table,
     and_,
     case,
     delete,
-    exists,
     func,
     insert,
     literal,
     select,
     true,
+    tuple_,
     union,
     union_all,
 )
@@ -51,7 +55,7 @@ from sqlalchemy.sql import ColumnElement, FromClause, Subquery
 
 from pipelines.landing.models import LANDING
 from pipelines.views.base import Scope, View, same_day
-from pipelines.views.delivery import current_shipments, reports_of_touched
+from pipelines.views.delivery import current_shipments, reports_of, touched_shipments
 from pipelines.views.sql import comma_list, json_strings
 from sangsaeng.db import METADATA
 from schemas.topics import EventType
@@ -91,6 +95,7 @@ lot_shipments = Table(
     Column("shipped_day", Date, nullable=False, comment="Local day of shipped_at."),
     Column("promised_date", Date, nullable=False),
     Column("delivered_at", DateTime(timezone=True)),
+    Index("ix_lot_shipments_shipment", "supplier_id", "shipment_id", "part_number"),
     comment="Which buyer received which lot: one row per lot and shipment carrying it.",
 )
 
@@ -114,22 +119,20 @@ class _Lots:
         k = lot_refresh_key.c
         return and_(k.refresh_id == self.refresh_id, k.supplier_id == supplier, k.lot_id == lot)
 
-    def source(self, table: FromClause, supplier: Any = None, lot: Any = None) -> FromClause:
-        """`table`'s rows of the lots (joined to the lot keys on its supplier_id and lot_id
-        unless given; `table` itself when full)."""
+    def source(self, table: Table) -> FromClause:
+        """`table`'s rows of the lots (joined to the lot keys; `table` itself when full)."""
         if self.refresh_id is None:
             return table
-        supplier = table.c.supplier_id if supplier is None else supplier
-        lot = table.c.lot_id if lot is None else lot
-        return table.join(lot_refresh_key, self._match(supplier, lot))
+        return table.join(lot_refresh_key, self._match(table.c.supplier_id, table.c.lot_id))
 
     def delete(self, conn: Connection, table: Table) -> None:
-        covered = (
-            true()
-            if self.refresh_id is None
-            else exists().where(self._match(table.c.supplier_id, table.c.lot_id))
-        )
-        conn.execute(delete(table).where(covered))
+        """Delete `table`'s rows of the lots (all of them when full)."""
+        if self.refresh_id is None:
+            conn.execute(delete(table))
+            return
+        k = lot_refresh_key.c
+        chosen = select(k.supplier_id, k.lot_id).where(k.refresh_id == self.refresh_id)
+        conn.execute(delete(table).where(tuple_(table.c.supplier_id, table.c.lot_id).in_(chosen)))
 
 
 def _stale_lots(conn: Connection, scope: Scope) -> _Lots:
@@ -142,7 +145,7 @@ def _stale_lots(conn: Connection, scope: Scope) -> _Lots:
         found.append(
             select(t.c.supplier_id, t.c.lot_id).select_from(scope.source(t)).where(scope.where())
         )
-    reports = reports_of_touched(scope)
+    reports = reports_of(touched_shipments(scope))
     lot = json_strings(reports.c.lot_ids, "touched_lot")
     found.append(select(reports.c.supplier_id, lot.c.value).select_from(reports.join(lot, true())))
     lots = union(*found).subquery("stale_lot")
@@ -155,18 +158,25 @@ def _stale_lots(conn: Connection, scope: Scope) -> _Lots:
     return _Lots(scope.refresh_id)
 
 
-def _shipment_rows(lots: _Lots) -> Any:
-    """(lot, shipment) rows of the lots: current shipment reports, one row per lot id."""
-    k = lot_refresh_key.alias("supplier_lot")
-    s = LANDING[EventType.SHIPMENT]
-    suppliers = None
-    if lots.refresh_id is not None:
-        chosen = select(k.c.supplier_id).where(k.c.refresh_id == lots.refresh_id)
-        suppliers = s.c.supplier_id.in_(chosen)
-    current = current_shipments(suppliers)
+def _refresh_lot_shipments(conn: Connection, scope: Scope) -> None:
+    """Recompute lot_shipments for the shipments reported in `scope` (all when full): a
+    shipment's rows change only when a new report of it lands."""
+    ls = lot_shipments.c
+    if scope.full:
+        conn.execute(delete(lot_shipments))
+        current = current_shipments()
+    else:
+        touched = touched_shipments(scope)
+        keys = select(touched.c.supplier_id, touched.c.shipment_id, touched.c.part_number)
+        conn.execute(
+            delete(lot_shipments).where(
+                tuple_(ls.supplier_id, ls.shipment_id, ls.part_number).in_(keys)
+            )
+        )
+        current = current_shipments(reports_of(touched_shipments(scope)))
     lot = json_strings(current.c.lot_ids, "shipped_lot")
     cs = current.c
-    return (
+    rows = (
         select(
             cs.supplier_id,
             lot.c.value,
@@ -181,8 +191,9 @@ def _shipment_rows(lots: _Lots) -> Any:
             cs.delivered_at,
         )
         .distinct()  # a lot listed twice in one shipment is one row
-        .select_from(lots.source(current.join(lot, true()), cs.supplier_id, lot.c.value))
+        .select_from(current.join(lot, true()))
     )
+    conn.execute(insert(lot_shipments).from_select([c.name for c in lot_shipments.columns], rows))
 
 
 def _per_lot(lots: _Lots) -> tuple[Subquery, Subquery, Subquery, Subquery, Subquery]:
@@ -213,17 +224,17 @@ def _per_lot(lots: _Lots) -> tuple[Subquery, Subquery, Subquery, Subquery, Subqu
         .subquery("lot_line")
     )
     by_lot = (line.c.supplier_id, line.c.lot_id)
-    ranked = select(
+    # Every row of a lot's window holds the whole ordered list; one per lot is kept.
+    listed = select(
         line.c.supplier_id,
         line.c.lot_id,
         comma_list(line.c.line_id)
         .over(partition_by=by_lot, order_by=line.c.line_id, rows=(None, None))
         .label("lines"),
-        func.row_number().over(partition_by=by_lot, order_by=line.c.line_id).label("n"),
-    ).subquery("lot_lines_ranked")
+    ).subquery("lot_lines_listed")
     lines = (
-        select(ranked.c.supplier_id, ranked.c.lot_id, ranked.c.lines)
-        .where(ranked.c.n == 1)
+        select(listed.c.supplier_id, listed.c.lot_id, func.max(listed.c.lines).label("lines"))
+        .group_by(listed.c.supplier_id, listed.c.lot_id)
         .subquery("lot_lines")
     )
     quality = (
@@ -274,10 +285,8 @@ def _per_lot(lots: _Lots) -> tuple[Subquery, Subquery, Subquery, Subquery, Subqu
 
 def recompute(conn: Connection, scope: Scope) -> int:
     lots = _stale_lots(conn, scope)
+    _refresh_lot_shipments(conn, scope)
     lots.delete(conn, lot_trace)
-    lots.delete(conn, lot_shipments)
-    columns = [c.name for c in lot_shipments.columns]
-    conn.execute(insert(lot_shipments).from_select(columns, _shipment_rows(lots)))
     span, production, lines, quality, shipped = _per_lot(lots)
 
     def joined(a: Subquery) -> ColumnElement[bool]:
