@@ -113,6 +113,14 @@ class Settings(BaseSettings):
         "programme_impact view's before/after comparison, while the new factory ramps up "
         "(a change takes effect at the next `sangsaeng views refresh --full`).",
     )
+    grid_emission_factor: float = Field(
+        0.4781,
+        gt=0,
+        le=5,
+        description="Emission factor of grid electricity (kg CO2e per kWh) for the carbon "
+        "view's estimate: Korea's national electricity factor as published by the Greenhouse "
+        "Gas Inventory and Research Center (GIR); secondary data, check the current notice.",
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod

@@ -2,9 +2,14 @@
 
 Loaded from the files beside this module, so the supplier SDK can validate events
 with no registry in reach (a factory's network outage cuts both broker and registry).
+Earlier versions of a contract stay in `schemas/avro/history/<full name>.v<n>.avsc`:
+`register_contracts` registers them first, so every registry (a fresh one too) holds
+a subject's versions in the same order, version n of the subject being version n of
+the contract, and an MES still on an earlier release finds its schema registered.
 """
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -15,6 +20,7 @@ from fastavro import parse_schema
 from schemas.topics import EventType
 
 AVRO_DIR = Path(__file__).with_name("avro")
+HISTORY_DIR = AVRO_DIR / "history"
 
 
 def contract_path(event_type: EventType | str) -> Path:
@@ -39,6 +45,18 @@ def parsed_contract(event_type: EventType | str) -> dict[str, Any]:
     return parse_schema(contract(EventType(event_type)))
 
 
+@cache
+def contract_versions(event_type: EventType | str) -> tuple[str, ...]:
+    """Every version of an event type's contract, oldest first; the last is the current one."""
+    record = EventType(event_type).record_name
+    numbered = {}
+    for path in HISTORY_DIR.glob(f"{record}.v*.avsc"):
+        if found := re.fullmatch(rf"{re.escape(record)}\.v(\d+)\.avsc", path.name):
+            numbered[int(found[1])] = path
+    earlier = [numbered[n] for n in sorted(numbered)]
+    return (*(p.read_text() for p in earlier), contract_text(event_type))
+
+
 def all_contracts() -> dict[EventType, Path]:
     """Every event type with its contract file."""
     return {e: contract_path(e) for e in EventType}
@@ -59,7 +77,9 @@ class _Registers(Protocol):
 
 
 def register_contracts(registry: _Registers) -> list[RegisteredContract]:
-    """Register every contract under its subject (idempotent); returns what the registry holds.
+    """Register every contract under its subject, its earlier versions first (idempotent:
+    a version already registered keeps its number); returns the current contracts as the
+    registry holds them.
 
     Raises the registry client's error with the compatibility reasons when a changed
     contract breaks its subject's level.
@@ -69,6 +89,7 @@ def register_contracts(registry: _Registers) -> list[RegisteredContract]:
     done = []
     for event_type in all_contracts():
         subject = subject_for(event_type)
-        schema_id, version = registry.register(subject, contract_text(event_type))
+        for text in contract_versions(event_type):
+            schema_id, version = registry.register(subject, text)
         done.append(RegisteredContract(event_type, subject, version, schema_id))
     return done

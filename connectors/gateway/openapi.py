@@ -212,6 +212,7 @@ EXAMPLES: dict[EventType, dict[str, Any]] = {
         "unit": "H87",
         "promised_date": "2026-03-05",
         "shipped_at": "2026-03-03T09:30:00+09:00",
+        "ordered_quantity": 1200,
     },
     EventType.ENERGY: {
         "event_id": "e1f3a5c7-9b2d-4f6a-8c0e-1d3f5b7a9c31",

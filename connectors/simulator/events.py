@@ -35,6 +35,9 @@ HOLD_REASON = "HOLD_SPC"
 CONTROL_SIGMAS = 3.0  # control limits: nominal +- 3 sigma of the process spread
 SPECIAL_CAUSE_PER_SHIFT = 0.5  # share of an intermediate 2 line's shifts with one
 SPECIAL_CAUSE_SIGMAS = (4.5, 6.0)  # how far a special cause throws a measurement
+# Share of shipments that leave after their promised date, and (drawn apart) that leave
+# short of the ordered quantity, before and after the smart-factory go-live.
+SHIPMENT_SLIP_BEFORE, SHIPMENT_SLIP_AFTER = 0.12, 0.05
 # Flaws, each as the MES would commit it. "late" and "duplicate" are valid events that
 # arrive late or twice; the others are invalid, some caught by the contract at the edge
 # (wrong_type, spoofed_supplier), some only by validation downstream.
@@ -299,11 +302,21 @@ class SupplierDay:
         }
 
     def _shipment(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The day's shipment against its PO line: promised two days out, but some leave
+        after the promised date and some short of the ordered quantity (fewer of both
+        once the factory is smart)."""
         rng = self.rng
         shipped = self._at(16 + rng.uniform(0, 3))
         promised = self.day + timedelta(days=2)
         delivered = shipped + timedelta(hours=rng.uniform(12, 60))
         line = self.s.lines[0]
+        ordered = float(round(self.s.base_rate * 6 * self.factor))
+        slip = SHIPMENT_SLIP_AFTER if self.after_go_live else SHIPMENT_SLIP_BEFORE
+        if rng.random() < slip:
+            promised = self.day - timedelta(days=rng.randint(1, 2))  # leaves late
+        quantity = ordered
+        if rng.random() < slip:
+            quantity = float(round(ordered * rng.uniform(0.8, 0.98)))  # short
         yield (
             "shipment",
             {
@@ -313,11 +326,12 @@ class SupplierDay:
                 "po_number": f"PO-{self.s.sponsor_id}-{self.day:%Y%V}",
                 "part_number": line.part_number,
                 "lot_ids": [f"LOT-{line.line_id}-{self.day:%Y%m%d}-06"],
-                "quantity": float(round(self.s.base_rate * 6 * self.factor)),
+                "quantity": quantity,
                 "unit": "H87",
                 "promised_date": promised,
                 "shipped_at": shipped,
                 "delivered_at": delivered,
+                "ordered_quantity": ordered,
             },
         )
 

@@ -103,9 +103,25 @@ def landing_column(field: Mapping[str, Any]) -> Column[Any]:
     )
 
 
+# Indexes the views read by beyond (supplier, business day): lot_trace recomputes a lot
+# from all its rows, whatever their day; delivery_weekly reads every report of a shipment
+# and the shipments promised in a week.
+VIEW_INDEXES: dict[EventType, dict[str, str]] = {
+    EventType.PRODUCTION: {"lot": "lot_id"},
+    EventType.QUALITY: {"lot": "lot_id"},
+    EventType.SHIPMENT: {"shipment": "shipment_id", "promised": "promised_date"},
+}
+
+
 def _landing_table(event_type: EventType, schema: Mapping[str, Any], on: MetaData) -> Table:
     columns = [landing_column(f) for f in schema["fields"]]
     name = f"landing_{event_type.value}"
+    names = {c.name for c in columns}
+    for_views = [
+        Index(f"ix_{name}_supplier_{suffix}", "supplier_id", column)
+        for suffix, column in VIEW_INDEXES.get(event_type, {}).items()
+        if column in names
+    ]
     return Table(
         name,
         on,
@@ -122,6 +138,7 @@ def _landing_table(event_type: EventType, schema: Mapping[str, Any], on: MetaDat
         ),
         Index(f"ix_{name}_supplier_time", "supplier_id", "event_time"),
         Index(f"ix_{name}_supplier_day", "supplier_id", "business_day"),
+        *for_views,
         comment=f"Validated {event_type.value} events, one row per event_id.",
     )
 

@@ -125,6 +125,7 @@ def expectations(
             _not_empty("shipment_id"),
             _not_empty("buyer_id"),
             _not_negative("quantity"),
+            _not_negative("ordered_quantity"),  # optional (version 2): nulls are skipped
             _not_before("delivered_at", "shipped_at"),
         ],
         EventType.ENERGY: [

@@ -3,7 +3,17 @@
 from collections.abc import Iterable, Mapping
 from graphlib import TopologicalSorter
 
-from pipelines.views import impact, maturity, oee, production, quality, readiness
+from pipelines.views import (
+    carbon,
+    delivery,
+    impact,
+    lots,
+    maturity,
+    oee,
+    production,
+    quality,
+    readiness,
+)
 from pipelines.views.base import View
 from pipelines.views.keys import SupplierDay
 from schemas.topics import EventType
@@ -14,6 +24,9 @@ VIEWS: tuple[View, ...] = (
     quality.DEFECTS,
     quality.CAPABILITY,
     oee.VIEW,
+    delivery.VIEW,
+    lots.VIEW,
+    carbon.VIEW,
     readiness.VIEW,
     maturity.VIEW,
     impact.VIEW,

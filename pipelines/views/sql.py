@@ -10,7 +10,7 @@ landing columns unnest with `json_array_elements` and `json_field`.
 import re
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Double, cast, literal_column
+from sqlalchemy import BigInteger, Date, Double, String, cast, literal_column
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -181,3 +181,51 @@ def _json_field_sqlite(element: json_field, compiler: SQLCompiler, **kw: Any) ->
 def _json_field_pg(element: json_field, compiler: SQLCompiler, **kw: Any) -> str:
     value, key = element.parts(compiler, **kw)
     return f"({value} ->> '{key}')"
+
+
+class _json_array_strings(FunctionElement[Any]):
+    inherit_cache = True
+
+
+@compiles(_json_array_strings, "sqlite")
+def _json_array_strings_sqlite(
+    element: _json_array_strings, compiler: SQLCompiler, **kw: Any
+) -> str:
+    return f"json_each({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_json_array_strings, "postgresql")
+def _json_array_strings_pg(element: _json_array_strings, compiler: SQLCompiler, **kw: Any) -> str:
+    # The landing tables' JSON columns are `json` (not `jsonb`) on PostgreSQL.
+    return f"json_array_elements_text({compiler.process(element.clauses, **kw)})"
+
+
+def json_strings(array: Any, name: str = "element") -> TableValuedAlias:
+    """The strings of a JSON array of strings (e.g. a shipment's `lot_ids`), one row per
+    element in column `value`: a table-valued function named `name` to JOIN (ON true)
+    after the table holding `array`, which it reads row by row (SQLite `json_each`,
+    PostgreSQL `json_array_elements_text`, implicitly lateral). An empty array or a SQL
+    NULL gives no rows."""
+    return _json_array_strings(array).table_valued("value", name=name)
+
+
+class comma_list(FunctionElement[Any]):
+    """The values joined with ',' (SQLite `group_concat`, PostgreSQL `string_agg`).
+
+    SQLite before 3.44 cannot order an aggregate's input, so use it as a window function
+    ordered by the value over the whole partition, which both databases accumulate in
+    that order: `comma_list(x).over(partition_by=..., order_by=x, rows=(None, None))`,
+    over distinct values."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(comma_list, "sqlite")
+def _comma_list_sqlite(element: comma_list, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(comma_list, "postgresql")
+def _comma_list_pg(element: comma_list, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"

@@ -73,3 +73,49 @@ def test_bad_cells_name_field_and_column(tmp_path, row, field):
 def test_bad_mappings_say_which_key(tmp_path, text, words):
     with pytest.raises(ConfigError, match=words):
         load(tmp_path, text)
+
+
+SHIPMENT_MAPPING = """
+event_type: shipment
+fields:
+  site_id: {constant: S0001-P1}
+  source_system: {constant: erp-export}
+  buyer_id: {column: Customer}
+  shipment_id: {column: Delivery note}
+  po_number: {column: PO}
+  part_number: {column: Part}
+  quantity: {column: Shipped, type: float}
+  ordered_quantity: {column: Ordered, type: float}
+  promised_date: {column: Promised}
+  shipped_at: {column: Left, format: "%Y-%m-%d %H:%M", timezone: Asia/Seoul}
+"""
+
+
+def test_a_shipment_export_carries_the_ordered_quantity_of_contract_version_2(tmp_path):
+    from tests.support import offline_client
+
+    mapping = load(tmp_path, SHIPMENT_MAPPING)
+    row = {
+        "Customer": "B01",
+        "Delivery note": "DN-1",
+        "PO": "PO-7",
+        "Part": "BRKT-220",
+        "Shipped": "950",
+        "Ordered": "1000",
+        "Promised": "2026-03-05",
+        "Left": "2026-03-03 09:30",
+    }
+    short = apply(mapping, row)
+    assert (short["quantity"], short["ordered_quantity"]) == (950.0, 1000.0)
+    unknown = apply(mapping, {**row, "Ordered": ""})
+    assert "ordered_quantity" not in unknown  # read as null, as a version 1 event
+    client = offline_client(
+        "S0001",
+        spool_path=tmp_path / "spool.db",
+        clock=lambda: datetime(2026, 3, 3, 3, 0, tzinfo=UTC),
+    )
+    try:
+        for event in (short, unknown):  # the SDK checks and encodes with the contract
+            client.prepare("shipment", event)
+    finally:
+        client.close()

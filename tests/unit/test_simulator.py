@@ -128,3 +128,22 @@ def test_reference_data_covers_every_event(tmp_path):
             assert (e.supplier_id, r["part_number"]) in parts
         if r.get("line_id"):
             assert (e.supplier_id, r["line_id"]) in lines
+
+
+def test_shipments_carry_the_ordered_quantity_some_late_some_short():
+    world = build_world(4, 6, START, 28)
+
+    def shipments(seed: int) -> list[dict]:
+        return [
+            e.record for e in generate(world, seed=seed, bad_rate=0.0) if e.event_type == "shipment"
+        ]
+
+    sent = shipments(4)
+    assert len(sent) > 100 and all(s["ordered_quantity"] > 0 for s in sent)
+    # The shipped day is the local (KST) day of shipped_at; late: after the promised date.
+    late = [s for s in sent if (s["shipped_at"] + timedelta(hours=9)).date() > s["promised_date"]]
+    short = [s for s in sent if s["quantity"] < s["ordered_quantity"]]
+    assert 0.03 < len(late) / len(sent) < 0.2 and 0.03 < len(short) / len(sent) < 0.2
+    assert all(s["quantity"] >= 0.8 * s["ordered_quantity"] - 1 for s in short)
+    assert shipments(4) == sent  # deterministic by seed
+    assert shipments(5) != sent

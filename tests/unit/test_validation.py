@@ -125,6 +125,7 @@ CASES = [
         None,
     ),
     (EventType.SHIPMENT, {"quantity": -3.0}, "quantity_not_negative", "-3.0"),
+    (EventType.SHIPMENT, {"ordered_quantity": -5.0}, "ordered_quantity_not_negative", "-5.0"),
     # NaN passes `between` in GX (a missing value); as values they fail, optional ones too.
     (EventType.PRODUCTION, {"quantity_good": math.nan}, "finite_numbers", "nan"),
     (EventType.PRODUCTION, {"planned_quantity": math.nan}, "finite_numbers", "nan"),
