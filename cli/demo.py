@@ -210,7 +210,7 @@ def _views_summary(engine: "Engine") -> None:
             "level": r["level"],
             "suppliers": r["suppliers"],
             "programme": f"{r['share_pct']:.1f} %",
-            "national (2024)": f"{r['national_pct']:.1f} %",
+            "national (2024)": "" if r["national_pct"] is None else f"{r['national_pct']:.1f} %",
         }
         for r in maturity_distribution(engine)
     ]
