@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench bench-pipeline faults ui postgres-server clean help
+.PHONY: setup demo test lint bench bench-pipeline bench-views faults ui postgres-server clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -58,6 +58,9 @@ bench: setup  ## run the benchmarks (each prints its figure next to its ceiling)
 
 bench-pipeline: setup  ## ingest of 1M events vs bare consume + decode, SQLite and PostgreSQL (~15 min)
 	$(BIN)/python -m benchmarks.pipeline --profile
+
+bench-views: setup  ## views: incremental refresh vs full rebuild on 10M events, both databases; event -> view latency (~30 min)
+	$(BIN)/python -m benchmarks.views
 
 faults: setup  ## the fault suite: broker, gateway, ingest, PostgreSQL faults and poison (~10 min)
 	$(BIN)/python -m benchmarks.faults

@@ -2,14 +2,16 @@
 
 Today: the platform database is brought to this release, the local stack comes up
 (Kafka, schema registry, ingest gateway), the event contracts are registered and
-listed, and a simulated week of four suppliers' MES systems streams in, half through
+listed, and eight weeks of 24 simulated suppliers' MES systems stream in, half through
 the supplier SDK and half through the HTTP gateway, with a few percent of flawed events
 (the edge refuses some, validation the rest). The reference data is loaded, the Dagster
 `ingest` job lands the events exactly once and the `views` job refreshes the views the
-events touched (their runs show in `sangsaeng ui`), and the
-terminal ends with landed and quarantined counts per supplier. Run it again without
-cleaning up: the contracts keep their ids, the suppliers their topics, another week of
-new events is added and ingest picks up where it stopped.
+events touched (their runs show in `sangsaeng ui`); the terminal ends with landed and
+quarantined counts per supplier, output and OEE per supplier, the smart-factory levels
+against the national distribution and the productivity uplift by sector. Run it again
+without cleaning up: the contracts keep their ids, the suppliers their topics, and a
+day's events are the same in every run (duplicates, counted once); a later day adds the
+new days and ingest picks up where it stopped.
 
 The demo calls the stages' services, never other commands.
 """
@@ -35,8 +37,8 @@ DEMO_BAD_RATE = 0.03
 
 
 def demo() -> None:
-    """Start the stack, register the contracts, stream a simulated week of 4 suppliers in,
-    then land it (validate, quarantine) and show the counts per supplier."""
+    """Start the stack, register the contracts, stream eight simulated weeks of 24
+    suppliers in, land them (validate, quarantine), refresh the views and show them."""
     from cli.platform import databases
     from migrations.schema import upgrade
     from sangsaeng.db import make_engine
