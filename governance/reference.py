@@ -11,10 +11,11 @@ onboarded already (`sangsaeng suppliers add`) or listed in the same file's organ
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -29,6 +30,19 @@ class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as Asia/Seoul"
+        ) from None
+    return name
+
+
+TimeZone = Annotated[str, AfterValidator(_known_zone)]
+
+
 class OrganisationEntry(_Entry):
     org_id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)
@@ -36,13 +50,13 @@ class OrganisationEntry(_Entry):
     sector: str | None = None
     sponsor_id: str | None = None
     go_live: date | None = None
-    timezone: str = "Asia/Seoul"
+    timezone: TimeZone = "Asia/Seoul"
 
 
 class SiteEntry(_Entry):
     site_id: str = Field(min_length=1, max_length=64)
     supplier_id: str = Field(min_length=1, max_length=64)
-    timezone: str = "Asia/Seoul"
+    timezone: TimeZone = "Asia/Seoul"
 
 
 class LineEntry(_Entry):
@@ -172,6 +186,29 @@ def suppliers_named(data: ReferenceFile) -> set[str]:
     return named | {e.supplier_id for group in entries for e in group}
 
 
+def _timezone_changes(conn: Connection, data: ReferenceFile) -> list[str]:
+    """Entries that would move a known site or organisation to another time zone: the
+    events landed there keep the local days they were counted on."""
+    sites = {(e.supplier_id, e.site_id): (i, e.timezone) for i, e in enumerate(data.sites)}
+    orgs = {o.org_id: (i, o.timezone) for i, o in enumerate(data.organisations)}
+    found = []
+    if sites:
+        query = select(Site.supplier_id, Site.site_id, Site.timezone)
+        for supplier, site, zone in conn.execute(query):
+            entry = sites.get((supplier, site))
+            if entry and zone and entry[1] != zone:
+                found.append(f"sites[{entry[0]}].timezone: {site!r} is in {zone}")
+    if orgs:
+        query = select(Organisation.org_id, Organisation.timezone).where(
+            Organisation.org_id.in_(sorted(orgs))
+        )
+        for org_id, zone in conn.execute(query):
+            i, wanted = orgs[org_id]
+            if zone and wanted != zone:
+                found.append(f"organisations[{i}].timezone: {org_id!r} is in {zone}")
+    return found
+
+
 def load_reference(engine: Engine, data: ReferenceFile) -> dict[str, int]:
     """Upsert every entry in one transaction; returns the number of entries per list.
 
@@ -185,6 +222,14 @@ def load_reference(engine: Engine, data: ReferenceFile) -> dict[str, int]:
                 "a reference file cannot change what an organisation is ("
                 + "; ".join(changed[:5])
                 + "): fix the file, or give the new organisation an id of its own"
+            )
+        moved = _timezone_changes(conn, data)
+        if moved:
+            raise ReferenceFileError(
+                "a reference file cannot move a site or organisation to another time zone ("
+                + "; ".join(moved[:5])
+                + "): the events landed there keep the local days they were counted on; "
+                "give the file the zone it has"
             )
         unknown = _unknown_suppliers(conn, data)
         if unknown:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.history import touch_history
+
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -200,6 +202,9 @@ def upgrade() -> None:
                 comment="The supplier's local day of the record's Kafka timestamp.",
             )
         )
+        batch_op.create_index(
+            "ix_quarantine_supplier_received", ["supplier_id", "received_day"], unique=False
+        )
 
     _backfill_business_days()
 
@@ -214,11 +219,23 @@ BUSINESS_TIME = {
 
 
 def _backfill_business_days() -> None:
-    from datetime import UTC
-    from zoneinfo import ZoneInfo
+    """Rows landed before this revision: their business day (site zone, else the
+    supplier's, else Asia/Seoul), a received day for quarantined records, and their keys
+    stale in production_daily, so the first `sangsaeng views refresh` builds it."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    def zone(name: str | None) -> ZoneInfo:
+        try:
+            return ZoneInfo(name or "Asia/Seoul")
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("Asia/Seoul")
 
     conn = op.get_bind()
-    zones = {
+    suppliers = {
+        org: tz for org, tz in conn.execute(sa.text("SELECT org_id, timezone FROM organisation"))
+    }
+    sites = {
         (supplier, site): tz
         for supplier, site, tz in conn.execute(
             sa.text("SELECT supplier_id, site_id, timezone FROM site")
@@ -233,28 +250,59 @@ def _backfill_business_days() -> None:
             sa.column(column, sa.DateTime(timezone=True)),
             sa.column("business_day", sa.Date),
         )
-        rows = conn.execute(
-            sa.select(t.c.event_id, t.c.supplier_id, t.c.site_id, t.c[column]).where(
-                t.c.business_day.is_(None)
-            )
-        ).all()
-        updates = []
-        for event_id, supplier, site, stored in rows:
-            # SQLite hands back naive UTC
-            when = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
-            zone = ZoneInfo(zones.get((supplier, site)) or "Asia/Seoul")
-            updates.append({"id": event_id, "day": when.astimezone(zone).date()})
-        if updates:
+        while True:  # in chunks: a long history does not have to fit in memory
+            rows = conn.execute(
+                sa.select(t.c.event_id, t.c.supplier_id, t.c.site_id, t.c[column])
+                .where(t.c.business_day.is_(None))
+                .limit(20_000)
+            ).all()
+            if not rows:
+                break
+            updates = []
+            for event_id, supplier, site, stored in rows:
+                # SQLite hands back naive UTC
+                when = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
+                name = sites.get((supplier, site)) or suppliers.get(supplier)
+                day = when.astimezone(zone(name)).date()
+                updates.append({"id": event_id, "day": day})
             conn.execute(
                 sa.update(t)
                 .where(t.c.event_id == sa.bindparam("id"))
                 .values(business_day=sa.bindparam("day")),
                 updates,
             )
+    q = sa.table(
+        "quarantine",
+        sa.column("quarantine_id", sa.Integer),
+        sa.column("supplier_id", sa.String),
+        sa.column("kafka_timestamp", sa.BigInteger),
+        sa.column("received_day", sa.Date),
+    )
+    held = conn.execute(
+        sa.select(q.c.quarantine_id, q.c.supplier_id, q.c.kafka_timestamp).where(
+            q.c.supplier_id.is_not(None), q.c.received_day.is_(None)
+        )
+    ).all()
+    days = [
+        {
+            "id": qid,
+            "day": datetime.fromtimestamp(ms / 1000, zone(suppliers.get(supplier))).date(),
+        }
+        for qid, supplier, ms in held
+    ]
+    if days:
+        conn.execute(
+            sa.update(q)
+            .where(q.c.quarantine_id == sa.bindparam("id"))
+            .values(received_day=sa.bindparam("day")),
+            days,
+        )
+    touch_history("production_daily", ["landing_production"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("quarantine", schema=None) as batch_op:
+        batch_op.drop_index("ix_quarantine_supplier_received")
         batch_op.drop_column("received_day")
 
     with op.batch_alter_table("landing_shipment", schema=None) as batch_op:

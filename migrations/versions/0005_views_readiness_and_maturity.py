@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.history import touch_history
+
 revision: str = "0005"
 down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
@@ -145,6 +147,28 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_supplier_maturity_supplier_week", ["supplier_id", "week"], unique=False
         )
+    # A database with a history: its keys are stale in the new views.
+    touch_history(
+        "data_readiness",
+        [
+            "landing_production",
+            "landing_quality",
+            "landing_machine_status",
+            "landing_shipment",
+            "landing_energy",
+        ],
+        quarantine=True,
+    )
+    touch_history(
+        "supplier_maturity",
+        [
+            "landing_production",
+            "landing_quality",
+            "landing_machine_status",
+            "landing_shipment",
+            "landing_energy",
+        ],
+    )
 
 
 def downgrade() -> None:

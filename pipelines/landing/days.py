@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from schemas.topics import EventType
 
@@ -26,13 +26,22 @@ BUSINESS_TIME: dict[EventType, str] = {
 
 
 @cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
+def zone(name: str) -> ZoneInfo:
+    """The time zone `name`; Asia/Seoul when this machine's tz database lacks it.
+
+    Reference data is checked when loaded (governance/reference.py), so a bad name only
+    reaches here from a database written otherwise; falling back keeps one site's typo
+    from raising inside a landing transaction and stopping every supplier's ingest.
+    """
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIMEZONE)
 
 
 def local_day(when: datetime, timezone: str) -> date:
     """The calendar day of `when` (aware) in `timezone`."""
-    return when.astimezone(_zone(timezone)).date()
+    return when.astimezone(zone(timezone)).date()
 
 
 class LocalDays:
@@ -52,9 +61,13 @@ class LocalDays:
     def business_day(self, event_type: EventType, payload: Mapping[str, Any]) -> date:
         """The local day of `payload`'s business time at its site."""
         when = payload.get(BUSINESS_TIME[event_type]) or payload["event_time"]
-        return local_day(when, self.timezone(payload["supplier_id"], payload.get("site_id")))
+        return self.business_day_at(when, payload["supplier_id"], payload.get("site_id"))
+
+    def business_day_at(self, when: datetime, supplier_id: str, site_id: str | None) -> date:
+        """The local day of `when` at the site."""
+        return local_day(when, self.timezone(supplier_id, site_id))
 
     def received_day(self, supplier_id: str, timestamp_ms: int) -> date:
         """The supplier's local day of a Kafka timestamp (for quarantined records)."""
-        when = datetime.fromtimestamp(timestamp_ms / 1000, _zone(self.timezone(supplier_id)))
+        when = datetime.fromtimestamp(timestamp_ms / 1000, zone(self.timezone(supplier_id)))
         return when.date()

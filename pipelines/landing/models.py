@@ -181,6 +181,7 @@ quarantine = Table(
     Column("attempts", Integer, nullable=False, default=1),
     Column("resolved_at", DateTime(timezone=True)),
     UniqueConstraint("kafka_topic", "kafka_partition", "kafka_offset"),
+    Index("ix_quarantine_supplier_received", "supplier_id", "received_day"),  # data_readiness
     comment="Records refused by decoding or validation, with their original bytes.",
 )
 

@@ -36,10 +36,22 @@ BY_NAME: dict[str, View] = {v.name: v for v in VIEWS}
 
 
 def ordered(names: list[str] | None = None) -> list[View]:
-    """The views `names` (all when None) in refresh order; `KeyError` for an unknown name."""
+    """The views `names` (all when None) and the views they read, in refresh order;
+    `KeyError` for an unknown name."""
     wanted = set(BY_NAME) if names is None else {BY_NAME[n].name for n in names}
+    pending = list(wanted)
+    while pending:  # the views a wanted view reads come first, so it reads them fresh
+        for upstream in BY_NAME[pending.pop()].depends_on:
+            if upstream not in wanted:
+                wanted.add(upstream)
+                pending.append(upstream)
     order = TopologicalSorter({v.name: set(v.depends_on) for v in VIEWS}).static_order()
     return [BY_NAME[n] for n in order if n in wanted]
+
+
+def readers(view: View) -> list[View]:
+    """The views that read `view` (its rows are their input)."""
+    return [v for v in VIEWS if view.name in v.depends_on]
 
 
 def reading(event_type: EventType) -> list[View]:

@@ -86,7 +86,14 @@ from pipelines.landing.models import LANDING
 from pipelines.views.base import Scope, View
 from pipelines.views.quality import capability_weekly
 from pipelines.views.readiness import data_readiness
-from pipelines.views.sql import epoch_ms, json_array_elements, json_field, real, week_start
+from pipelines.views.sql import (
+    epoch_ms,
+    json_array_elements,
+    json_field,
+    plus_days,
+    real,
+    week_start,
+)
 from sangsaeng.db import METADATA
 from schemas.topics import EventType
 
@@ -564,6 +571,8 @@ def _control(conn: Connection, t: Any, bounds: Any) -> Rows:
         m.site_id == q.site_id,
         m.line_id == q.line_id,
         m.business_day >= q.business_day,
+        # a hold within 8 h falls on the signal's day or the next: an index-served bound
+        m.business_day <= plus_days(q.business_day, 1),
         m.state.in_(REACTION_STATES),
         m.event_time > q.event_time,
         epoch_ms(m.event_time) - epoch_ms(q.event_time) <= int(REACTION_HOURS * 3_600_000),

@@ -29,8 +29,8 @@ day, named; no machine states; no actual production time) or `quality_null_reaso
 production; nothing produced); oee is NULL when any factor is. Effectiveness above 1
 means the ideal cycle time is slower than the line really ran (reference data to fix):
 it is kept, not clipped, and `effectiveness_note` says so. A line-day has a row when it
-has machine states or production reports. New cycle times in the reference data do not
-touch the view: rebuild it (`sangsaeng views refresh --full --view oee_daily`).
+has machine states or production reports. A reference load makes its suppliers' days
+stale (`reads_reference`), so new cycle times reach the view at the next refresh.
 
 The local midnights come from the sites' time zones in Python (zoneinfo: SQLite has no
 time zones), written for the refresh's days to the scratch table `oee_day_end` and
@@ -40,7 +40,6 @@ joined there; everything else is computed in SQL.
 import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger,
@@ -66,7 +65,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from governance.models import IdealCycleTime, Organisation, Role, Site
-from pipelines.landing.days import LocalDays
+from pipelines.landing.days import LocalDays, zone
 from pipelines.landing.models import LANDING
 from pipelines.views.base import Scope, View, same_day
 from pipelines.views.sql import KEEP_ROWCOUNT, epoch_ms, ratio, real
@@ -122,7 +121,7 @@ oee_day_end = Table(
 
 def day_end_ms(day: date, timezone: str) -> int:
     """The UTC instant (epoch ms) of the local midnight that ends `day` in `timezone`."""
-    midnight = datetime.combine(day + timedelta(days=1), time(), ZoneInfo(timezone))
+    midnight = datetime.combine(day + timedelta(days=1), time(), zone(timezone))
     return int(midnight.timestamp()) * 1000
 
 

@@ -9,19 +9,20 @@ so on SQLite the transaction holds the write lock from its start and an ingest l
 meanwhile waits rather than touching a key the claim would miss.
 """
 
+import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from pipelines.views.base import Scope, View
-from pipelines.views.catalog import ordered
-from pipelines.views.keys import SupplierDay, view_refresh_key, view_touched
+from pipelines.views.catalog import ordered, readers
+from pipelines.views.keys import SupplierDay, touch, view_refresh_key, view_touched
 from pipelines.views.sql import KEEP_ROWCOUNT
 from sangsaeng.db import database_error
 from sangsaeng.settings import Settings
@@ -67,10 +68,33 @@ def _claim(conn: Connection, view: View) -> list[SupplierDay]:
     return [(s, d) for s, d in claimed]
 
 
+def _lock(conn: Connection, view: View) -> None:
+    """One refresh of a view at a time. SQLite: the claim's write lock already serialises
+    writers. PostgreSQL: a transaction-scoped advisory lock per view, or two refreshes of
+    overlapping ranges could both delete and both insert (READ COMMITTED)."""
+    if conn.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"view:{view.name}".encode()).digest()[:8], "big")
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key - (1 << 63)})
+
+
+def _touch_readers(conn: Connection, view: View, keys: list[SupplierDay], *, full: bool) -> None:
+    """Make the views that read `view` stale where it changed, in its own transaction: a
+    reader refreshed before this commit (another run, `--view`) then runs again."""
+    readers_of = readers(view)
+    if not readers_of:
+        return
+    if full:
+        table = view.table
+        rows = conn.execute(select(table.c.supplier_id, table.c[view.day_column]).distinct()).all()
+        keys = [(s, d) for s, d in rows if s is not None and d is not None]
+    touch(conn, {reader.name: keys for reader in readers_of})
+
+
 def refresh_view(engine: Engine, view: View, settings: Settings, *, full: bool) -> ViewRefresh:
     """Refresh one view in one transaction (see the module's docstring)."""
     try:
         with engine.begin() as conn:
+            _lock(conn, view)
             keys = _claim(conn, view)
             if full:
                 rows, ranges = view.recompute(conn, Scope(None, settings)), 0
@@ -95,6 +119,7 @@ def refresh_view(engine: Engine, view: View, settings: Settings, *, full: bool) 
                     conn.execute(
                         delete(view_refresh_key).where(view_refresh_key.c.refresh_id == refresh_id)
                     )
+            _touch_readers(conn, view, keys, full=full)
             total = conn.scalar(select(func.count()).select_from(view.table)) or 0
     except DBAPIError as exc:
         raise database_error(exc, f"refreshing view {view.name}") from exc

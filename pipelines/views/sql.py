@@ -229,3 +229,26 @@ def _comma_list_sqlite(element: comma_list, compiler: SQLCompiler, **kw: Any) ->
 @compiles(comma_list, "postgresql")
 def _comma_list_pg(element: comma_list, compiler: SQLCompiler, **kw: Any) -> str:
     return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
+class plus_days(FunctionElement[Any]):
+    """A date `days` (a whole number, inlined) days later: bounds a range on a date index."""
+
+    type = Date()
+    inherit_cache = True
+
+    def __init__(self, value: Any, days: int) -> None:
+        self.days = int(days)
+        super().__init__(value, literal_column(str(self.days)))
+
+
+@compiles(plus_days, "sqlite")
+def _plus_days_sqlite(element: plus_days, compiler: SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(element.clauses.clauses[0], **kw)
+    return f"date({value}, '{element.days:+d} days')"
+
+
+@compiles(plus_days, "postgresql")
+def _plus_days_pg(element: plus_days, compiler: SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(element.clauses.clauses[0], **kw)
+    return f"CAST(CAST({value} AS DATE) + {element.days:d} AS DATE)"

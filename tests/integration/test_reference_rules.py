@@ -75,3 +75,17 @@ def test_cycle_times_are_upserted_and_need_a_known_supplier(db_url: str) -> None
         ).all()
     assert [tuple(r) for r in rows] == [("S0001", "L1", 0.25)]
     engine.dispose()
+
+
+def test_a_file_cannot_move_a_site_to_another_time_zone(db_url: str) -> None:
+    """Landed events keep the local days they were counted on: a zone change is refused
+    (the same zone again is fine)."""
+    engine = make_engine(db_url)
+    Parties(engine).add_supplier("S0001", "Daehan Masks", "masks")
+    site = {"site_id": "P1", "supplier_id": "S0001", "timezone": "Asia/Seoul"}
+    load_reference(engine, ReferenceFile.model_validate({"sites": [site]}))
+    moved = ReferenceFile.model_validate({"sites": [{**site, "timezone": "Europe/Berlin"}]})
+    with pytest.raises(ReferenceFileError, match=r"sites\[0\]\.timezone: 'P1' is in Asia/Seoul"):
+        load_reference(engine, moved)
+    assert load_reference(engine, ReferenceFile.model_validate({"sites": [site]}))["sites"] == 1
+    engine.dispose()

@@ -122,3 +122,28 @@ def test_a_reference_load_makes_the_views_that_read_it_stale(db_url: str) -> Non
     assert ("oee_daily", MONDAY) in touched and ("oee_daily", MONDAY + timedelta(1)) in touched
     assert not [v for v, _ in touched if v == "production_daily"], "it reads no reference data"
     assert mark_suppliers_stale(engine, ["S404"]) == 0
+
+
+def test_refreshing_a_view_makes_the_views_that_read_it_stale(db_url: str) -> None:
+    """`views refresh --view programme_impact` refreshes the daily views it reads first;
+    refreshing production_daily alone marks the views reading it stale for its keys, so
+    they never keep a result computed from its old rows."""
+    from pipelines.views.catalog import ordered
+
+    assert [v.name for v in ordered(["programme_impact"])][-1] == "programme_impact"
+    assert {"production_daily", "quality_daily", "oee_daily"} <= {
+        v.name for v in ordered(["programme_impact"])
+    }
+    engine = upgraded_engine(db_url)
+    reference(engine, REFERENCE)
+    land(engine, EventType.PRODUCTION, [report(6, 2, 900, 100, 1000)])
+    refresh(engine, load_settings())
+    with engine.begin() as conn:  # as if the readers had been refreshed meanwhile
+        conn.execute(view_touched.delete())
+        conn.execute(
+            view_touched.insert().values(view="production_daily", supplier_id="S1", day=MONDAY)
+        )
+    refresh(engine, load_settings(), ["production_daily"])
+    with engine.connect() as conn:
+        stale = set(conn.execute(select(view_touched.c.view, view_touched.c.day)).all())
+    assert ("programme_impact", MONDAY) in stale and ("production_daily", MONDAY) not in stale

@@ -41,6 +41,10 @@ def test_the_simulators_file_reads_as_is(tmp_path: Path) -> None:
         ),
         ("sites: [{site_id: P1, supplier_id: S1, colour: red}]\n", r"sites\[0\]\.colour"),
         ("lines: {not: a list}\n", "lines"),
+        (
+            "sites: [{site_id: P1, supplier_id: S1, timezone: Asia/Seol}]\n",
+            r"sites\[0\]\.timezone: Value error, unknown time zone 'Asia/Seol'",
+        ),
         ("parts: [unclosed\n", "not valid YAML"),
         (
             "cycle_times:\n  - {site_id: P1, line_id: L1, part_number: X, supplier_id: S1,"
@@ -64,3 +68,16 @@ def test_errors_name_the_entry_and_field(tmp_path: Path, content: str, message: 
 def test_a_missing_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(ReferenceFileError, match="cannot read"):
         read_reference_file(tmp_path / "nope.yaml")
+
+
+def test_an_unknown_zone_in_the_database_falls_back_instead_of_raising() -> None:
+    """Reference loads refuse unknown zones; one written into the database some other way
+    must not raise inside a landing transaction (every supplier's ingest would stop)."""
+    from datetime import UTC, datetime
+
+    from pipelines.landing.days import LocalDays, zone
+
+    assert str(zone("Not/AZone")) == "Asia/Seoul" == str(zone("../etc"))
+    days = LocalDays({"S1/P1": "Asia/Seol"}, {})
+    when = datetime(2026, 1, 4, 23, 30, tzinfo=UTC)  # 08:30 on 5 January in Seoul
+    assert days.business_day_at(when, "S1", "P1") == date(2026, 1, 5)
