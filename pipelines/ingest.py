@@ -188,8 +188,13 @@ class Ingestor:
     ) -> None:
         self.engine, self.deserializer, self.validator = engine, deserializer, validator
         self.dead_letters = dead_letters
-        reference = validator.reference
-        self.days = days or LocalDays(reference.site_timezones, reference.supplier_timezones)
+        if days is None:  # the sites' zones from the reference data validation checks with
+            reference = getattr(validator, "reference", None)
+            days = LocalDays(
+                getattr(reference, "site_timezones", {}),
+                getattr(reference, "supplier_timezones", {}),
+            )
+        self.days = days
         # The landing tables of the contracts this ingest reads (the release's by default).
         self.tables = dict(tables or LANDING)
 
