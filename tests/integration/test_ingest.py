@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from connectors.kafka.consumer import SupplierTopicReader
 from governance.reference import ReferenceFile, ReferenceSets, load_reference
@@ -13,12 +14,15 @@ from orchestration.run import run_ingest
 from pipelines.ingest import Ingestor
 from pipelines.quarantine import list_quarantine, reprocess
 from pipelines.validation.runner import Validator
+from pipelines.views.catalog import reading
+from pipelines.views.keys import view_touched
 from sangsaeng.db import make_engine
 from schemas.serde import AvroDeserializer
 from schemas.topics import EventType, dlq_topic
 from tests.integration.ingest_state import read_state
 from tests.integration.ingest_world import INVALID, POISON, IngestWorld
 from tests.support import read_topic
+from tests.views_support import assert_full_equals_incremental
 
 pytestmark = pytest.mark.integration
 
@@ -141,6 +145,15 @@ def test_a_reprocessed_event_lands_once(world: IngestWorld, db_url: str) -> None
     )
     fixed = retry()
     assert (fixed.retried, fixed.landed, fixed.still_refused) == (1, 1, 0)
+    # The views of the day it landed on are stale, and data_readiness (it left the
+    # quarantine); a refresh then equals a full rebuild.
+    with engine.connect() as conn:
+        touched = conn.execute(
+            select(view_touched.c.view).where(view_touched.c.supplier_id == supplier_id)
+        )
+        stale = set(touched.scalars())
+    assert {v.name for v in reading(EventType(event_type))} | {"data_readiness"} <= stale
+    assert_full_equals_incremental(engine, settings)
     assert retry().retried == 0  # nothing open any more
     run_ingest(settings, until_caught_up=True)  # and ingest does not bring it back
 
