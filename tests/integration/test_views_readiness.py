@@ -419,7 +419,8 @@ def naive(
             median = lags[(len(lags) + 1) // 2 - 1] if lags else None
             p95 = lags[-(-95 * len(lags) // 100) - 1] if lags else None
             filled = (
-                sum(r[f] is not None for _, r in mine for f in fields) / (received * len(fields))
+                sum(r.get(f) is not None for _, r in mine for f in fields)
+                / (received * len(fields))
                 if received
                 else None
             )
