@@ -6,6 +6,7 @@ and the simulator's masks suppliers measuring the programme's reported +51 %."""
 
 import itertools
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from connectors.simulator.events import generate
-from connectors.simulator.world import STOPS_AND_SCRAP_GAIN, World, build_world
+from connectors.simulator.world import STOPS_AND_SCRAP_GAIN, DataTier, World, build_world
 from pipelines.views import impact
 from pipelines.views.base import Scope
 from pipelines.views.impact import programme_impact, programme_impact_rollup
@@ -497,7 +498,13 @@ def test_simulated_masks_makers_measure_the_reported_gain(db_url: str) -> None:
     +-3 points; day-to-day noise on 16 to 60 days a side adds about a point)."""
     engine = upgraded_engine(db_url)
     programme = build_world(7, 24, date(2026, 1, 5), 120)
-    masks = [s for s in programme.suppliers if s.sector == "masks"]
+    # As suppliers that send machine states and inspections (intermediate 1 and above),
+    # so that OEE and ppm are measured for each of the four.
+    masks = [
+        replace(s, tier=DataTier.INTERMEDIATE_1) if s.tier is DataTier.BASIC else s
+        for s in programme.suppliers
+        if s.sector == "masks"
+    ]
     assert len(masks) == 4
     world = World(programme.sponsors, masks, programme.start, programme.days)
     reference(engine, world.reference())
