@@ -59,7 +59,7 @@ bench: setup  ## run the benchmarks (each prints its figure next to its ceiling)
 bench-pipeline: setup  ## ingest of 1M events vs bare consume + decode, SQLite and PostgreSQL (~15 min)
 	$(BIN)/python -m benchmarks.pipeline --profile
 
-bench-views: setup  ## views: incremental refresh vs full rebuild on 10M events, both databases; event -> view latency (~30 min)
+bench-views: setup  ## views: incremental refresh vs full rebuild on 10M events, both databases; event -> view latency (over an hour)
 	$(BIN)/python -m benchmarks.views
 
 faults: setup  ## the fault suite: broker, gateway, ingest, PostgreSQL faults and poison (~10 min)
