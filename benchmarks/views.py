@@ -42,9 +42,9 @@ from pipelines.landing.days import LocalDays
 from pipelines.landing.models import LANDING
 from pipelines.landing.writer import insert_events
 from pipelines.quarantine import QuarantinedRecord
-from pipelines.views.catalog import stale
+from pipelines.views.catalog import ordered, stale
 from pipelines.views.keys import touch
-from pipelines.views.refresh import refresh
+from pipelines.views.refresh import ViewRefresh, refresh_view
 from sangsaeng.db import make_engine
 from sangsaeng.settings import load_settings
 from schemas.topics import EventType, supplier_topic
@@ -66,6 +66,8 @@ class Figures:
     incremental_s: float
     touched: int
     full_s: float
+    # seconds per view: first build, incremental refresh, full rebuild after the batch
+    per_view: dict[str, tuple[float, float, float]]
 
 
 def events(suppliers: int, total: int) -> Iterator[Event]:
@@ -134,10 +136,17 @@ def land(
     return spent
 
 
-def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    started = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - started
+def timed_refresh(
+    engine: Engine, settings: Any, *, full: bool
+) -> tuple[list[ViewRefresh], dict[str, float], float]:
+    """Refresh every view in order, timing each; returns what each did, the seconds per
+    view and the total."""
+    done, seconds = [], {}
+    for view in ordered():
+        started = time.perf_counter()
+        done.append(refresh_view(engine, view, settings, full=full))
+        seconds[view.name] = time.perf_counter() - started
+    return done, seconds, sum(seconds.values())
 
 
 def measure(
@@ -153,9 +162,10 @@ def measure(
     stream = events(suppliers, history + batch)
     load = land(engines, stream, history, days, "Landing the history", touch_keys=False)
     first: dict[str, float] = {}
+    first_views: dict[str, dict[str, float]] = {}
     for name, engine in engines.items():
         with console.status(f"{name}: building every view (--full)"):
-            _, first[name] = timed(refresh, engine, settings, full=True)
+            _, first_views[name], first[name] = timed_refresh(engine, settings, full=True)
         console.print(
             f"{name}: landed in {load[name]:.0f} s, every view built in {first[name]:.1f} s"
         )
@@ -163,20 +173,33 @@ def measure(
     found = []
     for name, engine in engines.items():
         with console.status(f"{name}: incremental refresh"):
-            done, incremental_s = timed(refresh, engine, settings)
+            done, incremental_views, incremental_s = timed_refresh(engine, settings, full=False)
         touched = max((d.keys for d in done), default=0)
         console.print(
             f"{name}: incremental refresh {incremental_s:.2f} s ({touched:,} touched keys), "
             f"first build {first[name]:.1f} s"
         )
-        full_s = first[name]
+        full_s, full_views = first[name], first_views[name]
         if rebuild:
             with console.status(f"{name}: full rebuild"):
-                _, full_s = timed(refresh, engine, settings, full=True)
+                _, full_views, full_s = timed_refresh(engine, settings, full=True)
             console.print(f"{name}: full rebuild after the batch {full_s:.1f} s")
         engine.dispose()
+        per_view = {
+            v: (first_views[name][v], incremental_views[v], full_views[v]) for v in full_views
+        }
         found.append(
-            Figures(name, history, batch, load[name], first[name], incremental_s, touched, full_s)
+            Figures(
+                name,
+                history,
+                batch,
+                load[name],
+                first[name],
+                incremental_s,
+                touched,
+                full_s,
+                per_view,
+            )
         )
     return found
 
@@ -251,8 +274,23 @@ def main(  # noqa: PLR0917 - typer options
             f"<= {GOAL:.0%}",
         )
     console.print(table)
+    for f in found:
+        where_views(f)
     if probes:
         latency_table(measure_probes(probes, probe_interval), probes)
+
+
+def where_views(f: Figures) -> None:
+    """Where the refresh time goes, per view."""
+    table = Table(title=f"{f.database}: seconds per view", title_justify="left")
+    for column in ("view", "first build", "incremental", "full rebuild", "incremental / full"):
+        table.add_column(column, justify="left" if column == "view" else "right")
+    for view, (first_s, incremental_s, full_s) in f.per_view.items():
+        share = incremental_s / full_s if full_s else float("nan")
+        table.add_row(
+            view, f"{first_s:.2f}", f"{incremental_s:.2f}", f"{full_s:.2f}", f"{share:.1%}"
+        )
+    console.print(table)
 
 
 def measure_probes(probes: int, interval: float) -> Latency:

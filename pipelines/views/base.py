@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, delete, exists, true
+from sqlalchemy import ColumnElement, Table, and_, delete, exists, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import FromClause
 
@@ -38,10 +38,6 @@ def same_month(day: date) -> tuple[date, date]:
     first = day.replace(day=1)
     following = (first + timedelta(days=32)).replace(day=1)
     return first, following - timedelta(days=1)
-
-
-def whole_history(day: date) -> tuple[date, date]:
-    return date(1, 1, 1), date(9999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -79,6 +75,13 @@ class Scope:
     def covers(self, supplier: Any, day: Any) -> ColumnElement[bool]:
         """Whether (supplier, day) lies in the scope, as a correlated condition."""
         return true() if self.full else exists().where(self._key_match(supplier, day))
+
+    def has_supplier(self, supplier: Any) -> ColumnElement[bool]:
+        """Whether `supplier` has a key range in the scope (any day)."""
+        if self.full:
+            return true()
+        k = view_refresh_key.c
+        return supplier.in_(select(k.supplier_id).where(k.refresh_id == self.refresh_id))
 
     def delete(self, conn: Connection, table: Table, day_column: str = "day") -> None:
         """Delete `table`'s rows of the scope (all of them when full)."""

@@ -18,12 +18,18 @@ daily values (each day weighs the same). uplift_pct = 100 * (mean_after - mean_b
 mean_before: the raw change in per cent, so for scrap_rate and ppm, where a fall is the
 improvement, a negative uplift is the gain; `better` says whether the metric moved the
 good way (`higher_is_better` is the direction). ci_low_pct, ci_high_pct: a 95 %
-percentile bootstrap interval of uplift_pct, resampling the before-days and the after-days
-independently (`RESAMPLES` times), seeded by the supplier and the metric, so the same
-rows always give the same interval, incremental refresh or full. uplift_pct and the
-interval are NULL with `null_reason` when the supplier has no go-live date, a side has
-fewer than `MIN_DAYS` days, or mean_before is 0 (no relative change of nothing); the
-interval alone when a resample's before-mean is 0.
+percentile bootstrap interval of uplift_pct, the before-days and the after-days
+resampled independently (`RESAMPLES` times) by the Poisson bootstrap: in each resample
+every day of a side counts w times, w drawn from Poisson(1), and the side's mean is the
+weighted mean (Hanley and MacGibbon 2006; for the day counts here it agrees with the
+classic resampling with replacement). The weights belong to a side's i-th day in day
+order and are drawn once from fixed seeds, the same for every supplier and metric, so
+the same daily values always give the same interval, incremental refresh or full, and a
+refresh costs one matrix-vector product per side instead of fresh draws. Resamples in
+which a side draws no day are left out. uplift_pct and the interval are NULL with
+`null_reason` when the supplier has no go-live date, a side has fewer than `MIN_DAYS`
+days, or mean_before is 0 (no relative change of nothing); the interval alone when a
+resample's before-mean is 0.
 
 The roll-up, per sector and per sponsor (organisation.sector, organisation.sponsor_id;
 suppliers without one are in no group of that kind) and metric: suppliers = those with
@@ -32,10 +38,13 @@ ci_high_pct = a 95 % percentile bootstrap interval of that mean over the supplie
 (NULL with `null_reason` below `MIN_SUPPLIERS` suppliers). It is small and rebuilt whole
 on each refresh.
 
-A touched day changes the supplier's whole comparison, so the key range is the
-supplier's whole history. A reference load (go-live dates, sectors, sponsors) touches
-its suppliers (`reads_reference`); a changed ramp-up setting touches no key:
-`sangsaeng views refresh --full` applies it.
+programme_impact_daily holds the daily values (supplier, metric, day), refreshed per
+touched day like the daily views. A touched day changes the supplier's whole
+comparison, so programme_impact is recomputed for every supplier of the refresh from
+its daily values there: one indexed read, not a pass over the daily views' history.
+A reference load (go-live dates, sectors, sponsors) touches its suppliers
+(`reads_reference`); a changed ramp-up setting touches no key: `sangsaeng views refresh
+--full` applies it.
 """
 
 import hashlib
@@ -58,20 +67,20 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     delete,
     func,
     insert,
-    literal,
     select,
 )
 from sqlalchemy.engine import Connection
 
 from governance.models import Organisation
-from pipelines.views.base import Scope, View, whole_history
+from pipelines.views.base import Scope, View, same_day
 from pipelines.views.oee import oee_daily
 from pipelines.views.production import production_daily
 from pipelines.views.quality import quality_daily
-from pipelines.views.sql import ratio
+from pipelines.views.sql import plus_days, ratio
 from sangsaeng.db import METADATA
 from schemas.topics import EventType
 
@@ -139,6 +148,19 @@ programme_impact = Table(
     comment="Each supplier's metrics before and after its smart-factory go-live.",
 )
 
+programme_impact_daily = Table(
+    "programme_impact_daily",
+    METADATA,
+    Column("supplier_id", String(64), nullable=False),
+    Column(
+        "metric", String(32), nullable=False, comment="good_per_run_hour, oee, scrap_rate, ppm."
+    ),
+    Column("day", Date, nullable=False, comment="Local day (site timezone) of the values."),
+    Column("value", Double, nullable=False, comment="The metric's daily value (its unit)."),
+    PrimaryKeyConstraint("supplier_id", "metric", "day"),
+    comment="Each supplier's daily value of the impact metrics (what programme_impact compares).",
+)
+
 programme_impact_rollup = Table(
     "programme_impact_rollup",
     METADATA,
@@ -176,14 +198,49 @@ def _interval(samples: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def uplift_interval(
-    before: Sequence[float], after: Sequence[float], seed: int
-) -> tuple[float, float] | None:
-    """The 95 % percentile bootstrap interval of 100 * (mean after - mean before) / mean
-    before, the two sides resampled independently; None when a resampled before-mean is 0."""
-    rng = np.random.default_rng(seed)
-    mean_before = _resampled_means(before, rng)
-    mean_after = _resampled_means(after, rng)
+WEIGHT_BLOCK = 256  # days whose Poisson weights are drawn from one seed
+# Per side: the weights drawn so far, (RESAMPLES, k * WEIGHT_BLOCK), and their running sums
+# along the days (exact: whole numbers), so a side of n days costs a slice, not a copy.
+_weights: dict[str, np.ndarray] = {}
+_weight_totals: dict[str, np.ndarray] = {}
+
+
+def _drawn(side: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    have = _weights.get(side, np.zeros((RESAMPLES, 0)))
+    if have.shape[1] < n:
+        blocks = [have]
+        for block in range(have.shape[1] // WEIGHT_BLOCK, (n - 1) // WEIGHT_BLOCK + 1):
+            rng = np.random.default_rng(seed_for("impact-weights", side, str(block)))
+            blocks.append(rng.poisson(1.0, size=(RESAMPLES, WEIGHT_BLOCK)).astype(np.float64))
+        have = _weights[side] = np.hstack(blocks)
+        _weight_totals[side] = np.cumsum(have, axis=1)
+    return have, _weight_totals[side]
+
+
+def poisson_weights(side: str, n: int) -> np.ndarray:
+    """The (RESAMPLES, n) Poisson(1) weights of a side's first n days: column i is the
+    i-th day's, drawn in blocks of `WEIGHT_BLOCK` columns from seeds fixed by the side and
+    the block, so it is the same whatever n (and in every process)."""
+    return _drawn(side, n)[0][:, :n]
+
+
+def _weighted_sums(side: str, values: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Per resample: Σ w·x and Σ w over the side's days."""
+    n = len(values)
+    weights, totals = _drawn(side, n)
+    sums: np.ndarray = weights[:, :n] @ np.asarray(values, dtype=float)
+    return sums, totals[:, n - 1] if n else np.zeros(RESAMPLES)
+
+
+def uplift_interval(before: Sequence[float], after: Sequence[float]) -> tuple[float, float] | None:
+    """The 95 % percentile Poisson-bootstrap interval of 100 * (mean after - mean before) /
+    mean before, the two sides resampled independently (resamples in which a side draws no
+    day left out); None when a resampled before-mean is 0."""
+    sums_before, counts_before = _weighted_sums("before", before)
+    sums_after, counts_after = _weighted_sums("after", after)
+    kept = (counts_before > 0) & (counts_after > 0)
+    mean_before = sums_before[kept] / counts_before[kept]
+    mean_after = sums_after[kept] / counts_after[kept]
     if not np.all(mean_before != 0):
         return None
     return _interval(100.0 * (mean_after - mean_before) / mean_before)
@@ -212,19 +269,12 @@ def compare(
     supplier_id: str,
     metric: Metric,
     go_live: date | None,
-    daily: Iterable[tuple[date, float]],
+    sides: tuple[Sequence[float], Sequence[float]],
     ramp_up_days: int,
 ) -> dict[str, Any]:
-    """One programme_impact row from a supplier's daily values of `metric` (in day order)."""
-    before: list[float] = []
-    after: list[float] = []
-    if go_live is not None:
-        for day, value in daily:
-            offset = (day - go_live).days
-            if offset < 0:
-                before.append(value)
-            elif offset >= ramp_up_days:
-                after.append(value)
+    """One programme_impact row from a supplier's daily values of `metric` before go-live
+    and after the ramp-up (each in day order)."""
+    before, after = sides if go_live is not None else ((), ())
     mean_before, mean_after = _mean(before), _mean(after)
     uplift: float | None = None
     interval: tuple[float, float] | None = None
@@ -239,7 +289,7 @@ def compare(
         reason = "mean before go-live is 0: no relative change"
     else:
         uplift = 100.0 * (mean_after - mean_before) / mean_before
-        interval = uplift_interval(before, after, seed_for("impact", supplier_id, metric))
+        interval = uplift_interval(before, after)
         if interval is None:
             reason = "no interval: a resample of the days before go-live has mean 0"
     return {
@@ -338,29 +388,53 @@ def _per_day(rows: Iterable[Any]) -> dict[str, list[tuple[date, float]]]:
     return out
 
 
-# Any day lies in a whole-history key range: a supplier has one there when it is in scope.
-_ANY_DAY = date(2000, 1, 1)
+def _refresh_daily(conn: Connection, scope: Scope) -> None:
+    """Delete and re-insert programme_impact_daily over the scope's days."""
+    scope.delete(conn, programme_impact_daily)
+    rows = [
+        {"supplier_id": supplier_id, "metric": metric.value, "day": day, "value": value}
+        for metric in Metric
+        for supplier_id, values in _per_day(conn.execute(_daily(scope, metric))).items()
+        for day, value in values
+    ]
+    if rows:
+        conn.execute(insert(programme_impact_daily), rows)
 
 
 def recompute(conn: Connection, scope: Scope) -> int:
-    impact = programme_impact
-    conn.execute(delete(impact).where(scope.covers(impact.c.supplier_id, literal(_ANY_DAY, Date))))
-    daily: dict[tuple[str, Metric], list[tuple[date, float]]] = {}
-    for metric in Metric:
-        for supplier_id, values in _per_day(conn.execute(_daily(scope, metric))).items():
-            daily[(supplier_id, metric)] = values
+    _refresh_daily(conn, scope)
+    impact, d = programme_impact, programme_impact_daily.c
+    conn.execute(delete(impact).where(scope.has_supplier(impact.c.supplier_id)))
+    metrics = {m.value: m for m in Metric}
     org = Organisation.__table__
-    go_live = {org_id: day for org_id, day in conn.execute(select(org.c.org_id, org.c.go_live))}
     ramp = scope.settings.impact_ramp_up_days
+    side = case(
+        (d.day < org.c.go_live, "before"), (d.day >= plus_days(org.c.go_live, ramp), "after")
+    )
+    sides: dict[tuple[str, Metric], tuple[list[float], list[float]]] = {}
+    # The side is worked out in SQL, so the day itself never has to come back: a supplier's
+    # history is thousands of rows, and reading dates is most of what reading costs.
+    for supplier_id, metric, on_side, value in conn.execute(
+        select(d.supplier_id, d.metric, side, d.value)
+        .select_from(programme_impact_daily.outerjoin(org, org.c.org_id == d.supplier_id))
+        .where(scope.has_supplier(d.supplier_id))
+        .order_by(d.day)  # the resample weights belong to the days in this order
+    ):
+        before, after = sides.setdefault((supplier_id, metrics[metric]), ([], []))
+        if on_side == "before":
+            before.append(value)
+        elif on_side == "after":
+            after.append(value)
+    go_live = {org_id: day for org_id, day in conn.execute(select(org.c.org_id, org.c.go_live))}
     rows = [
         compare(
             supplier_id,
             metric,
             go_live.get(supplier_id),
-            daily.get((supplier_id, metric), ()),
+            sides.get((supplier_id, metric), ([], [])),
             ramp,
         )
-        for supplier_id in sorted({s for s, _ in daily})
+        for supplier_id in sorted({s for s, _ in sides})
         for metric in Metric
     ]
     if rows:
@@ -404,9 +478,9 @@ def _recompute_rollup(conn: Connection) -> int:
 VIEW = View(
     name="programme_impact",
     title="Each supplier's units per run hour, OEE, scrap and ppm before and after go-live",
-    tables=(programme_impact, programme_impact_rollup),
+    tables=(programme_impact, programme_impact_daily, programme_impact_rollup),
     reads=frozenset({EventType.PRODUCTION, EventType.QUALITY, EventType.MACHINE_STATUS}),
-    key_range=whole_history,
+    key_range=same_day,  # the daily values; recompute compares the suppliers' whole history
     recompute=recompute,
     depends_on=("production_daily", "quality_daily", "oee_daily"),
     day_column="go_live",

@@ -408,7 +408,35 @@ def _rows(conn: Connection, query: Any) -> dict[Key, Any]:
 Rows = dict[Key, Any]
 
 
-def _shop_floor(conn: Connection, t: Any) -> tuple[Rows, Rows, Rows, Rows]:
+@dataclass(frozen=True)
+class Near:
+    """The suppliers and the span of days of a chunk of targets, as constants.
+
+    Each statement joins the targets (a VALUES list) to a table by supplier and a range of
+    days; PostgreSQL cannot estimate such a range join and, guessing a ninth of the
+    table, scans all of it in parallel (measured: 0.2 s per statement for 31 weeks of 30
+    suppliers, five statements). The same bounds as constants it estimates from its
+    statistics, and reads the (supplier_id, business_day) index. They restrict nothing
+    the join does not: every row the join keeps lies within them."""
+
+    suppliers: tuple[str, ...]
+    first_day: date
+    last_day: date
+
+    @classmethod
+    def of(cls, targets: Sequence[tuple[str, date]], days_after: int = 0) -> "Near":
+        weeks = [w for _, w in targets]
+        return cls(
+            tuple(sorted({s for s, _ in targets})),
+            min(weeks) - timedelta(weeks=LOOKBACK_WEEKS - 1),
+            max(weeks) + timedelta(days=6 + days_after),
+        )
+
+    def rows(self, supplier: Any, day: Any) -> Any:
+        return and_(supplier.in_(self.suppliers), day >= self.first_day, day <= self.last_day)
+
+
+def _shop_floor(conn: Connection, t: Any, near: Near) -> tuple[Rows, Rows, Rows, Rows]:
     """Per target: production reports, line-days with machine states, producing days
     with energy readings, inspections of produced lots."""
     p = LANDING[EventType.PRODUCTION]
@@ -417,11 +445,13 @@ def _shop_floor(conn: Connection, t: Any) -> tuple[Rows, Rows, Rows, Rows]:
         pc.supplier_id == t.c.supplier_id,
         pc.business_day >= t.c.week,
         pc.business_day <= t.c.week_end,
+        near.rows(pc.supplier_id, pc.business_day),
     )
     in_window = and_(
         pc.supplier_id == t.c.supplier_id,
         pc.business_day >= t.c.first_day,
         pc.business_day <= t.c.week_end,
+        near.rows(pc.supplier_id, pc.business_day),
     )
     timely_ms = int(TIMELY_HOURS * 3_600_000)
     production = _rows(
@@ -497,6 +527,7 @@ def _shop_floor(conn: Connection, t: Any) -> tuple[Rows, Rows, Rows, Rows]:
         q.supplier_id == t.c.supplier_id,
         q.business_day >= t.c.week,
         q.business_day <= t.c.week_end,
+        near.rows(q.supplier_id, q.business_day),
     )
     inspections = _rows(
         conn,
@@ -558,7 +589,7 @@ def _capability(conn: Connection, bounds: Any) -> dict[str, dict[date, tuple[int
     return capability
 
 
-def _control(conn: Connection, t: Any, bounds: Any) -> Rows:
+def _control(conn: Connection, t: Any, bounds: Any, near: Near) -> Rows:
     """Per target: out-of-control signals in the window, and those answered by a hold."""
     cw = capability_weekly.c
     quality = LANDING[EventType.QUALITY]
@@ -591,6 +622,11 @@ def _control(conn: Connection, t: Any, bounds: Any) -> Rows:
                     q.supplier_id == bounds.c.supplier_id,
                     q.business_day >= bounds.c.first_day,
                     q.business_day <= bounds.c.last_day,
+                    # SQLite's planner takes the constants for a better index than
+                    # the join's and runs slower (0.03 s against 0.13 s measured)
+                    near.rows(q.supplier_id, q.business_day)
+                    if conn.dialect.name == "postgresql"
+                    else true(),
                 ),
             )
             .join(item, true())
@@ -638,11 +674,14 @@ def _control(conn: Connection, t: Any, bounds: Any) -> Rows:
     return control
 
 
-def _readiness(conn: Connection, t: Any) -> tuple[Rows, Rows]:
+def _readiness(conn: Connection, t: Any, near: Near) -> tuple[Rows, Rows]:
     """Per target: periods received and expected, weeks with production, median lag."""
     d = data_readiness.c
     in_window_readiness = and_(
-        d.supplier_id == t.c.supplier_id, d.day >= t.c.first_day, d.day <= t.c.week_end
+        d.supplier_id == t.c.supplier_id,
+        d.day >= t.c.first_day,
+        d.day <= t.c.week_end,
+        near.rows(d.supplier_id, d.day),
     )
     counted = d.event_type.in_([f.value for f in COMPLETE_FEEDS])
     readiness = _rows(
@@ -698,11 +737,12 @@ def _share(part: Any, whole: Any) -> float | None:
 def measure(conn: Connection, targets: Sequence[tuple[str, date]]) -> dict[Key, dict[str, Any]]:
     """The measured values of every criterion for `targets` (see the module's docstring)."""
     t = _values(targets)
-    production, states, energy, inspections = _shop_floor(conn, t)
+    near = Near.of(targets)
+    production, states, energy, inspections = _shop_floor(conn, t, near)
     bounds = _bounds(t)
     capability = _capability(conn, bounds)
-    control = _control(conn, t, bounds)
-    readiness, freshness = _readiness(conn, t)
+    control = _control(conn, t, bounds, near)
+    readiness, freshness = _readiness(conn, t, near)
     out: dict[Key, dict[str, Any]] = {}
     for key in targets:
         supplier, week = key

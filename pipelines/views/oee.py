@@ -68,7 +68,7 @@ from governance.models import IdealCycleTime, Organisation, Role, Site
 from pipelines.landing.days import LocalDays, zone
 from pipelines.landing.models import LANDING
 from pipelines.views.base import Scope, View, same_day
-from pipelines.views.sql import KEEP_ROWCOUNT, epoch_ms, ratio, real
+from pipelines.views.sql import KEEP_ROWCOUNT, analyze, epoch_ms, ratio, real
 from sangsaeng.db import METADATA
 from schemas.topics import EventType
 
@@ -157,6 +157,7 @@ def _write_day_ends(conn: Connection, scope: Scope, refresh_id: str) -> None:
     ]
     for i in range(0, len(rows), 2_000):
         conn.execute(insert(oee_day_end), rows[i : i + 2_000])
+    analyze(conn, oee_day_end)
 
 
 def received_order(m: Any) -> list[Any]:

@@ -69,12 +69,17 @@ def _claim(conn: Connection, view: View) -> list[SupplierDay]:
 
 
 def _lock(conn: Connection, view: View) -> None:
-    """One refresh of a view at a time. SQLite: the claim's write lock already serialises
-    writers. PostgreSQL: a transaction-scoped advisory lock per view, or two refreshes of
-    overlapping ranges could both delete and both insert (READ COMMITTED)."""
+    """One refresh of a view at a time (and PostgreSQL's JIT off for it). SQLite: the
+    claim's write lock already serialises writers. PostgreSQL: a transaction-scoped
+    advisory lock per view, or two refreshes of overlapping ranges could both delete and
+    both insert (READ COMMITTED)."""
     if conn.dialect.name == "postgresql":
         key = int.from_bytes(hashlib.sha256(f"view:{view.name}".encode()).digest()[:8], "big")
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key - (1 << 63)})
+        # JIT compiles a statement whose estimated cost is high; a view's statements are
+        # many and mid-sized, and compiling one took longer than running it (1.8 s against
+        # 0.9 s measured for a maturity query of 31 weeks).
+        conn.execute(text("SET LOCAL jit = off"))
 
 
 def _touch_readers(conn: Connection, view: View, keys: list[SupplierDay], *, full: bool) -> None:
@@ -115,6 +120,11 @@ def refresh_view(engine: Engine, view: View, settings: Settings, *, full: bool) 
                             for s, a, b in spans
                         ],
                     )
+                    # Not ANALYZEd: empty between refreshes, its statistics tell the
+                    # planner "a few rows", so it joins the landing tables through their
+                    # (supplier_id, business_day) index, which is what a refresh wants.
+                    # Told the true count (30 ranges), PostgreSQL chose hash joins over
+                    # whole landing tables: 4 times slower, measured.
                     rows = view.recompute(conn, Scope(refresh_id, settings))
                     conn.execute(
                         delete(view_refresh_key).where(view_refresh_key.c.refresh_id == refresh_id)
