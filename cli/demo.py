@@ -1,14 +1,17 @@
 """`sangsaeng demo` (`make demo`): the platform's story told in the terminal, one stage per issue.
 
 Today: the platform database is brought to this release, the local stack comes up
-(Kafka, schema registry, ingest gateway), the event contracts are registered and
+(Kafka, schema registry, ingest gateway, buyer API), the event contracts are registered and
 listed, and eight weeks of 24 simulated suppliers' MES systems stream in, half through
 the supplier SDK and half through the HTTP gateway, with a few percent of flawed events
 (the edge refuses some, validation the rest). The reference data is loaded, the Dagster
 `ingest` job lands the events exactly once and the `views` job refreshes the views the
 events touched (their runs show in `sangsaeng ui`); the terminal ends with landed and
 quarantined counts per supplier, output and OEE per supplier, the smart-factory levels
-against the national distribution and the productivity uplift by sector. Run it again
+against the national distribution and the productivity uplift by sector. The
+sponsorships are recorded with their default sharing agreements, and it prints the
+buyer API's address with new keys for a buyer, one of its suppliers and the operator.
+Run it again
 without cleaning up: the contracts keep their ids, the suppliers their topics, and a
 day's events are the same in every run (duplicates, counted once); a later day adds the
 new days and ingest picks up where it stopped.
@@ -38,7 +41,9 @@ DEMO_BAD_RATE = 0.03
 
 def demo() -> None:
     """Start the stack, register the contracts, stream eight simulated weeks of 24
-    suppliers in, land them (validate, quarantine), refresh the views and show them."""
+    suppliers in, land them (validate, quarantine), refresh the views and show them, then
+    record the sponsorships and print buyer API keys for a buyer, a supplier and the
+    operator."""
     from cli.platform import databases
     from migrations.schema import upgrade
     from sangsaeng.db import make_engine
@@ -55,6 +60,7 @@ def demo() -> None:
     _land(current, engine)
     _per_supplier(engine, world, report)
     _views_summary(engine)
+    _readers(current, engine, world)
     engine.dispose()
     console.print(
         "Rejected events and why: `sangsaeng quarantine list --supplier S0001`. The Dagster "
@@ -72,6 +78,7 @@ def _stack_up(current: Settings) -> None:
     console.print(f"[green]✓[/] Apache Kafka answers at {stack.kafka.bootstrap}")
     console.print(f"[green]✓[/] schema registry answers at {stack.registry.url}")
     console.print(f"[green]✓[/] ingest gateway answers at {stack.gateway.url}")
+    console.print(f"[green]✓[/] buyer API answers at {stack.api.url}")
 
 
 def _register_contracts(current: Settings) -> None:
@@ -143,6 +150,27 @@ def _land(current: Settings, engine: "Engine") -> None:
     with console.status("Refreshing the views (the Dagster `views` job)…"):
         views = run_views(current, only_if_touched=True)
     print_views_report(views)
+
+
+def _readers(current: Settings, engine: "Engine", world: Any) -> None:
+    """The sponsorships (with their default agreements) and keys to read the views with."""
+    from connectors.simulator.programme import demo_keys, seed_programme
+    from serving.app import programme_today
+
+    added = seed_programme(engine, world, programme_today())
+    console.print(f"[green]✓[/] {added} sponsorships recorded, each with its default agreement")
+    keys = demo_keys(engine, world)
+    console.print(f"The buyer API: {current.api_url}/docs. Demo keys (shown only now):")
+    for who, (org, key) in (
+        ("buyer", keys.buyer),
+        ("supplier", keys.supplier),
+        ("operator", keys.operator),
+    ):
+        console.print(f"  {who:9s}{org:10s} [bold]{key}[/]")
+    console.print(
+        f"  e.g. curl -H 'X-API-Key: {keys.buyer[1]}' -H 'X-Purpose: quality' "
+        f"{current.api_url}/v1/views/quality_daily"
+    )
 
 
 def _per_supplier(engine: "Engine", world: Any, report: Any) -> None:

@@ -11,16 +11,21 @@ import typer
 from sqlalchemy.exc import DBAPIError
 
 from cli import (
+    agreements,
+    api,
+    audit,
     db,
     demo,
     files,
     gateway,
     ingest,
+    orgs,
     push,
     quarantine,
     reference,
     registry,
     simulate,
+    sponsorships,
     spool,
     stack,
     suppliers,
@@ -39,7 +44,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for group in (stack, db, registry, suppliers, gateway, spool, files, reference, quarantine, views):
+for group in (
+    stack,
+    db,
+    registry,
+    suppliers,
+    gateway,
+    spool,
+    files,
+    reference,
+    quarantine,
+    views,
+    orgs,
+    sponsorships,
+    agreements,
+    audit,
+    api,
+):
     group.register(app)
 for command in (simulate, push, ingest, ui, demo):
     command.register(app)

@@ -1,10 +1,22 @@
 """The parties' tables: one organisation record per supplier, buyer or operator, its
-sites, lines and parts, and the API keys issued to it (stored hashed)."""
+sites, lines and parts, the API keys issued to it (stored hashed), the sponsorships and
+sharing agreements between buyers and suppliers, and the audit trail of reads."""
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, CheckConstraint, Date, DateTime, Double, ForeignKey, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sangsaeng.db import PlatformBase
@@ -92,3 +104,159 @@ class ApiKey(PlatformBase):
     org_id: Mapped[str] = mapped_column(ForeignKey("organisation.org_id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Purpose(StrEnum):
+    """What a reader says it reads for (`X-Purpose`); an agreement lists those it allows."""
+
+    QUALITY = "quality"
+    DELIVERY = "delivery"
+    PRODUCTION = "production"
+    CARBON = "carbon"
+    PROGRAMME = "programme"
+
+
+class PartScope(StrEnum):
+    """Which of a supplier's parts an agreement covers."""
+
+    SHIPPED = "shipped"  # every part the supplier shipped to that buyer
+    LISTED = "listed"  # those of them listed in agreement_part
+
+
+class AgreementStatus(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+# The programme's default cost split (government / buyer / SME, per cent).
+DEFAULT_SPLIT = (30, 30, 40)
+MAX_SME_SHARE = 40
+
+
+class Sponsorship(PlatformBase):
+    """A buyer co-funding a supplier's smart factory (many to many: a supplier may have
+    several sponsors), with the project's cost split."""
+
+    __tablename__ = "sponsorship"
+    __table_args__ = (
+        CheckConstraint(
+            "government_share + buyer_share + sme_share = 100", name="shares_sum_to_100"
+        ),
+        CheckConstraint(f"sme_share <= {MAX_SME_SHARE}", name=f"sme_share_at_most_{MAX_SME_SHARE}"),
+        CheckConstraint(
+            "government_share >= 0 AND buyer_share >= 0 AND sme_share >= 0",
+            name="shares_not_negative",
+        ),
+        UniqueConstraint("buyer_id", "supplier_id", "project", name="one_per_project"),
+    )
+
+    sponsorship_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    buyer_id: Mapped[str] = mapped_column(ForeignKey("organisation.org_id"), index=True)
+    supplier_id: Mapped[str] = mapped_column(ForeignKey("organisation.org_id"), index=True)
+    project: Mapped[str] = mapped_column(String(200))
+    go_live: Mapped[date | None] = mapped_column(Date)
+    government_share: Mapped[int] = mapped_column(Integer, default=DEFAULT_SPLIT[0])
+    buyer_share: Mapped[int] = mapped_column(Integer, default=DEFAULT_SPLIT[1])
+    sme_share: Mapped[int] = mapped_column(Integer, default=DEFAULT_SPLIT[2])
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BuyerPart(PlatformBase):
+    """A buyer's part number for a supplier's part (what the buyer's ERP calls it)."""
+
+    __tablename__ = "buyer_part"
+
+    buyer_id: Mapped[str] = mapped_column(ForeignKey("organisation.org_id"), primary_key=True)
+    buyer_part_number: Mapped[str] = mapped_column(String(100), primary_key=True)
+    supplier_id: Mapped[str] = mapped_column(String(64), index=True)
+    part_number: Mapped[str] = mapped_column(String(100))
+
+
+class SharingAgreement(PlatformBase):
+    """What a supplier lets one buyer read: which views, for which purposes, which parts,
+    from when to when. A sponsorship creates the default one; the supplier narrows,
+    widens or revokes it."""
+
+    __tablename__ = "sharing_agreement"
+    __table_args__ = (
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="valid_range"),
+    )
+
+    agreement_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    supplier_id: Mapped[str] = mapped_column(ForeignKey("organisation.org_id"), index=True)
+    buyer_id: Mapped[str] = mapped_column(ForeignKey("organisation.org_id"), index=True)
+    sponsorship_id: Mapped[str | None] = mapped_column(ForeignKey("sponsorship.sponsorship_id"))
+    part_scope: Mapped[str] = mapped_column(String(16), default=PartScope.SHIPPED)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)  # inclusive; None: open-ended
+    status: Mapped[str] = mapped_column(String(16), default=AgreementStatus.ACTIVE)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AgreementView(PlatformBase):
+    """A view an agreement shares."""
+
+    __tablename__ = "agreement_view"
+
+    agreement_id: Mapped[str] = mapped_column(
+        ForeignKey("sharing_agreement.agreement_id", ondelete="CASCADE"), primary_key=True
+    )
+    view: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class AgreementPurpose(PlatformBase):
+    """A purpose an agreement allows."""
+
+    __tablename__ = "agreement_purpose"
+
+    agreement_id: Mapped[str] = mapped_column(
+        ForeignKey("sharing_agreement.agreement_id", ondelete="CASCADE"), primary_key=True
+    )
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class AgreementPart(PlatformBase):
+    """A supplier part number a `listed` agreement covers."""
+
+    __tablename__ = "agreement_part"
+
+    agreement_id: Mapped[str] = mapped_column(
+        ForeignKey("sharing_agreement.agreement_id", ondelete="CASCADE"), primary_key=True
+    )
+    part_number: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class AuditEntry(PlatformBase):
+    """One request to the buyer API or the dashboard, allowed or denied. Append-only:
+    each row carries the SHA-256 of the previous row's hash and its own content, so a
+    changed or deleted row breaks the chain (`sangsaeng audit verify`)."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    org_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    role: Mapped[str | None] = mapped_column(String(16))
+    purpose: Mapped[str | None] = mapped_column(String(32))
+    method: Mapped[str] = mapped_column(String(8))
+    endpoint: Mapped[str] = mapped_column(String(300))
+    view: Mapped[str | None] = mapped_column(String(64))
+    filters: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # the suppliers whose rows were returned: what "who saw my data" filters by
+    suppliers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(300))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditSupplier(PlatformBase):
+    """Which suppliers' rows an audited read returned: the index of "who saw my data"."""
+
+    __tablename__ = "audit_supplier"
+
+    supplier_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(ForeignKey("audit_log.seq"), primary_key=True)

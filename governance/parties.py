@@ -118,6 +118,48 @@ class Parties:
             self._key_cache[digest] = row.org_id
         return self._key_cache[digest]
 
+    def org_for_key(self, key: str | None) -> tuple[str, Role] | None:
+        """The organisation (id, role) of a valid, unrevoked key; None otherwise. Looked up
+        on every call (no cache), so a revoked key stops at the next request."""
+        if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
+            return None
+        with Session(self.engine) as session:
+            row = session.execute(
+                select(Organisation.org_id, Organisation.role)
+                .join(ApiKey, ApiKey.org_id == Organisation.org_id)
+                .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+            ).first()
+        return (row.org_id, Role(row.role)) if row else None
+
+    def add_organisation(
+        self, org_id: str, name: str, role: Role, sector: str | None = None
+    ) -> bool:
+        """Record an organisation of any role; True if it was new. A known one keeps its
+        record; `TerminalError` when the id belongs to an organisation of another role."""
+        with Session(self.engine) as session, session.begin():
+            row = session.get(Organisation, org_id)
+            if row is None:
+                session.add(Organisation(org_id=org_id, name=name, role=role, sector=sector))
+                return True
+            if row.role != role:
+                raise TerminalError(
+                    f"{org_id!r} is already recorded as a {row.role}, not a {role.value}: "
+                    "choose another id"
+                )
+            return False
+
+    def issue_org_key(self, org_id: str) -> str:
+        """A new API key for any recorded organisation (returned once, stored hashed)."""
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        with Session(self.engine) as session, session.begin():
+            if session.get(Organisation, org_id) is None:
+                raise NotOnboarded(
+                    f"no organisation {org_id!r}: add it first with "
+                    f"`sangsaeng orgs add {org_id} --role ... --name ...`"
+                )
+            session.add(ApiKey(key_hash=hash_key(key), org_id=org_id))
+        return key
+
     def organisations(self, role: Role | None = None) -> list[OrganisationView]:
         """Every organisation (of `role`), by id."""
         query = select(Organisation).order_by(Organisation.org_id)

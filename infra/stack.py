@@ -1,6 +1,6 @@
 """The local stack as one thing: `up`, `down` and `status` over its services.
 
-Kafka, the schema registry and the ingest gateway always; PostgreSQL on request
+Kafka, the schema registry, the ingest gateway and the buyer API always; PostgreSQL on request
 (`--postgres`).
 Idempotent: `up` twice starts nothing twice, `down` stops only what `up` started,
 a crashed service shows in `status`. One lock per state dir keeps two commands
@@ -60,6 +60,7 @@ class Stack:
     postgres: PostgresCluster
     registry: PythonService
     gateway: PythonService
+    api: PythonService
     # What `down --wipe` deletes besides the services' data: the state dir's SQLite
     # database (when it is the platform database), the registry credentials kept for it,
     # and the Dagster runs that describe it.
@@ -94,6 +95,9 @@ class Stack:
                 settings.stack_dir,
                 "SANGSAENG_GATEWAY_URL",
             ),
+            api=PythonService.serving(
+                "api", "buyer API", settings.api_url, settings.stack_dir, "SANGSAENG_API_URL"
+            ),
             local_data=_local_data(settings),
         )
 
@@ -121,12 +125,14 @@ class Stack:
                 prepare()
             statuses.append(self.registry.start(report))
             statuses.append(self.gateway.start(report))
+            statuses.append(self.api.start(report))
             return statuses
 
     def down(self, *, wipe: bool = False) -> list[str]:
         """Stop what `up` started, clients before the services they use."""
         with self._lock:
             said = [
+                self.api.stop(),
                 self.gateway.stop(),
                 self.registry.stop(),
                 self.kafka.stop(),
@@ -149,5 +155,6 @@ class Stack:
             self.kafka.status(),
             self.registry.status(),
             self.gateway.status(),
+            self.api.status(),
             self.postgres.status(),
         ]

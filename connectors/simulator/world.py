@@ -232,6 +232,19 @@ class World:
         }
 
 
+def sponsorships_of(world: World) -> list[tuple[str, str, date]]:
+    """(buyer, supplier, go-live) of the programme: each supplier's sponsor, and for every
+    fourth supplier a second one (the next sponsor), so some suppliers have two."""
+    out = []
+    ids = [s.sponsor_id for s in world.sponsors]
+    for n, s in enumerate(world.suppliers):
+        out.append((s.sponsor_id, s.supplier_id, s.go_live))
+        if len(ids) > 1 and n % 4 == 3:
+            second = ids[(ids.index(s.sponsor_id) + 1) % len(ids)]
+            out.append((second, s.supplier_id, s.go_live))
+    return out
+
+
 def ideal_cycle_seconds(supplier: Supplier) -> float:
     """The rated seconds per unit of a supplier's lines: 15 % faster than the best rate
     the simulator ever runs them at (base rate x (1 + uplift), up to 5 % above on a good

@@ -31,6 +31,7 @@ class StackCli:
         self.kafka_port = free_port()
         self.registry_port = free_port()
         self.gateway_port = free_port()
+        self.api_port = free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("SANGSAENG_")},
             "SANGSAENG_STATE_DIR": str(state_dir),
@@ -39,6 +40,7 @@ class StackCli:
             "SANGSAENG_POSTGRES_PORT": str(free_port()),
             "SANGSAENG_SCHEMA_REGISTRY_URL": f"http://127.0.0.1:{self.registry_port}",
             "SANGSAENG_GATEWAY_URL": f"http://127.0.0.1:{self.gateway_port}",
+            "SANGSAENG_API_URL": f"http://127.0.0.1:{self.api_port}",
             "SANGSAENG_DATABASE_URL": f"sqlite:///{state_dir / 'sangsaeng.db'}",
             "COLUMNS": "200",
         }
@@ -67,11 +69,12 @@ class StackCli:
 
     def our_processes(self) -> list[int]:
         """The broker and PostgreSQL (their command lines name the state dir), the
-        registry and the gateway (their command lines name their ports)."""
+        registry, the gateway and the API (their command lines name their ports)."""
         return sorted(
             processes_with(str(self.state_dir.resolve()))
             + processes_with(f"registry serve --host 127.0.0.1 --port {self.registry_port}")
             + processes_with(f"gateway serve --host 127.0.0.1 --port {self.gateway_port}")
+            + processes_with(f"api serve --host 127.0.0.1 --port {self.api_port}")
         )
 
 
@@ -102,16 +105,18 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
 
 def test_up_status_down_leaves_nothing_behind(cli: StackCli):
     up = cli("stack", "up")
-    assert up.stdout.count("running") == 3  # kafka, the registry, the gateway
+    assert up.stdout.count("running") == 4  # kafka, the registry, the gateway, the API
     pid = cli.kafka_pid()
     assert pid_alive(pid)
     started = cli.our_processes()
-    assert len(started) == 3 and pid in started
+    assert len(started) == 4 and pid in started
 
     status = cli("stack", "status")
     assert "kafka" in status.stdout and "registry" in status.stdout
-    assert status.stdout.count("running") == 3 and str(pid) in status.stdout
+    assert status.stdout.count("running") == 4 and str(pid) in status.stdout
     assert httpx.get(f"http://127.0.0.1:{cli.registry_port}/subjects").json() == []
+    api = httpx.get(f"http://127.0.0.1:{cli.api_port}/v1/views/oee_daily")
+    assert api.status_code == 401 and "X-API-Key" in api.json()["detail"]
 
     # Idempotent: a second `up` starts nothing new.
     cli("stack", "up")
@@ -120,7 +125,7 @@ def test_up_status_down_leaves_nothing_behind(cli: StackCli):
 
     down = cli("stack", "down")
     assert f"kafka: stopped (pid {pid})" in down.stdout and "registry: stopped" in down.stdout
-    assert "gateway: stopped" in down.stdout
+    assert "gateway: stopped" in down.stdout and "api: stopped" in down.stdout
     assert not pid_alive(pid)
     assert cli.our_processes() == []
     assert "running" not in cli("stack", "status").stdout
@@ -196,8 +201,8 @@ def test_up_with_postgres_then_down_stops_both(cli: StackCli):
     up = cli("stack", "up", "--postgres")
     assert "postgresql+psycopg://sangsaeng@127.0.0.1:" in up.stdout
     status = cli("stack", "status").stdout
-    assert status.count("running") == 4
-    assert len(cli.our_processes()) == 4  # broker, registry, gateway, postmaster
+    assert status.count("running") == 5
+    assert len(cli.our_processes()) == 5  # broker, registry, gateway, API, postmaster
 
     import psycopg
 
@@ -206,7 +211,7 @@ def test_up_with_postgres_then_down_stops_both(cli: StackCli):
         assert conn.execute("select 1").fetchone() == (1,)
 
     cli("stack", "up", "--postgres")  # idempotent for all
-    assert len(cli.our_processes()) == 4
+    assert len(cli.our_processes()) == 5
 
     down = cli("stack", "down").stdout
     assert "postgres: stopped" in down and "kafka: stopped" in down

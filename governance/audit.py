@@ -1,0 +1,182 @@
+"""The audit trail: one row per read of the buyer API or the dashboard, allowed or denied,
+appended in the same transaction as the read, each row chained to the one before.
+
+A row's hash is SHA-256 over the previous row's hash and the row's own content (its
+canonical JSON), so changing, deleting or inserting a row anywhere breaks every link
+after it; `verify` walks the chain and reports the first broken link. Appends are
+serialised (PostgreSQL: an advisory lock; SQLite: the write lock its first write takes)
+so two requests cannot both chain to the same predecessor: reads run side by side, but
+from its append to its commit a request holds the chain, the price of a single chain.
+The chain proves the trail was not edited inside the database; it does not stop someone
+who can rewrite the whole table from recomputing it (a deployment ships the latest hash
+elsewhere for that).
+"""
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.engine import Connection, Engine
+
+from governance.models import AuditEntry, AuditSupplier
+
+GENESIS = "0" * 64  # the previous hash of the first row
+AUDIT_LOCK = 0x5A6E_A0D1  # the PostgreSQL advisory lock id held while appending
+audit_log = AuditEntry.__table__
+audit_supplier = AuditSupplier.__table__
+
+
+@dataclass(frozen=True)
+class Read:
+    """What one request did, as the audit trail records it."""
+
+    org_id: str | None
+    role: str | None
+    purpose: str | None
+    method: str
+    endpoint: str
+    status: int
+    view: str | None = None
+    filters: Mapping[str, str] | None = None
+    suppliers: Sequence[str] = ()
+    rows: int = 0
+    reason: str | None = None
+
+
+def _content(seq: int, at: datetime, read: Read) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "org_id": read.org_id,
+        "role": read.role,
+        "purpose": read.purpose,
+        "method": read.method,
+        "endpoint": read.endpoint,
+        "view": read.view,
+        "filters": dict(sorted((read.filters or {}).items())),
+        "suppliers": sorted(set(read.suppliers)),
+        "rows": read.rows,
+        "status": read.status,
+        "reason": read.reason,
+    }
+
+
+def chain_hash(prev_hash: str, content: Mapping[str, Any]) -> str:
+    body = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def append(conn: Connection, read: Read, at: datetime | None = None) -> int:
+    """Append `read` to the trail inside the caller's transaction; returns its seq."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK})
+    elif not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        # pysqlite opens a transaction only at the first write: take the write lock
+        # before reading the last row, or two appends could chain to the same one
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    at = at or datetime.now(UTC)
+    last = conn.execute(
+        select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
+    content = _content(seq, at, read)
+    conn.execute(
+        insert(audit_log),
+        {
+            **content,
+            "at": at,
+            "prev_hash": prev,
+            "hash": chain_hash(prev, content),
+        },
+    )
+    if content["suppliers"]:
+        conn.execute(
+            insert(audit_supplier), [{"supplier_id": s, "seq": seq} for s in content["suppliers"]]
+        )
+    return seq
+
+
+def record(engine: Engine, read: Read) -> int:
+    """Append `read` in a transaction of its own (a denied request reads nothing)."""
+    with engine.begin() as conn:
+        return append(conn, read)
+
+
+def _rows(conn: Connection, batch: int = 5_000) -> Iterator[Any]:
+    after = 0
+    while True:
+        found = conn.execute(
+            select(audit_log).where(audit_log.c.seq > after).order_by(audit_log.c.seq).limit(batch)
+        ).all()
+        if not found:
+            return
+        yield from found
+        after = found[-1].seq
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What `verify` found: rows checked, and the first broken link (None: intact)."""
+
+    rows: int
+    broken_seq: int | None = None
+    problem: str | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_seq is None
+
+
+def _read_of(row: Any) -> Read:
+    return Read(
+        row.org_id,
+        row.role,
+        row.purpose,
+        row.method,
+        row.endpoint,
+        row.status,
+        row.view,
+        row.filters,
+        row.suppliers,
+        row.rows,
+        row.reason,
+    )
+
+
+def verify(engine: Engine) -> Verdict:
+    """Walk the chain from the first row; stop at the first broken link."""
+    checked, prev, expected_seq = 0, GENESIS, 1
+    with engine.connect() as conn:
+        for row in _rows(conn):
+            if row.seq != expected_seq:
+                return Verdict(
+                    checked, expected_seq, f"row {expected_seq} is missing (next is {row.seq})"
+                )
+            if row.prev_hash != prev:
+                return Verdict(checked, row.seq, "its previous hash is not the row before's hash")
+            at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
+            if chain_hash(prev, _content(row.seq, at, _read_of(row))) != row.hash:
+                return Verdict(checked, row.seq, "its content does not match its hash (edited)")
+            checked, prev, expected_seq = checked + 1, row.hash, row.seq + 1
+    return Verdict(checked)
+
+
+def entries_for_supplier(
+    conn: Connection, supplier_id: str, *, limit: int = 100, before_seq: int | None = None
+) -> list[Any]:
+    """The reads that returned rows of `supplier_id` ("who saw my data"), newest first."""
+    c, k = audit_log.c, audit_supplier.c
+    query = (
+        select(audit_log)
+        .join(audit_supplier, k.seq == c.seq)
+        .where(k.supplier_id == supplier_id)
+        .order_by(c.seq.desc())
+        .limit(limit)
+    )
+    if before_seq is not None:
+        query = query.where(c.seq < before_seq)
+    return list(conn.execute(query).all())

@@ -1,0 +1,51 @@
+"""The buyer API: buyers, suppliers, the programme operator and the ministry read the
+views here, each read filtered in SQL by the agreements in force (`serving.access`) and
+written to the audit trail in the same transaction (`serving.gate`).
+
+Authentication: `X-API-Key` (an organisation's key, `sangsaeng orgs add-key`); its
+organisation's role decides what exists for it. Every read names its purpose in
+`X-Purpose`. Errors are `{"detail": ...}` with 400 (bad request, no purpose), 401 (no or
+unknown key), 403 (no agreement for that purpose, or the wrong role), 404.
+"""
+
+from collections.abc import Callable
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from governance.models import Purpose
+from sangsaeng import __version__
+from sangsaeng.http import service_app
+from serving.gate import Gate
+from serving.routes import me, programme, views
+
+PROGRAMME_ZONE = ZoneInfo("Asia/Seoul")  # an agreement's dates are the programme's days
+
+
+def programme_today() -> date:
+    return datetime.now(PROGRAMME_ZONE).date()
+
+
+def create_app(engine: Engine, *, today: Callable[[], date] = programme_today) -> FastAPI:
+    """The buyer API over the platform database; `today` decides which agreements are in
+    force (the tests pin it)."""
+    app = service_app(
+        title="Sangsaeng buyer API",
+        version=__version__,
+        description="Buyers, suppliers, the programme operator and the ministry read the "
+        "shared supply-chain views. Authenticate with `X-API-Key`; name the purpose of every "
+        f"read in `X-Purpose` ({', '.join(p.value for p in Purpose)}). Every request, "
+        "allowed or denied, is written to the audit trail the supplier can read.",
+    )
+    gate = Gate(engine, today)
+
+    @app.get("/", summary="Health check")
+    def root() -> dict[str, str]:
+        return {"status": "ok"}
+
+    views.register(app, gate)
+    me.register(app, gate)
+    programme.register(app, gate)
+    return app

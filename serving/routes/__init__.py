@@ -1,0 +1,1 @@
+"""The buyer API's endpoints, one module per kind of reader."""
