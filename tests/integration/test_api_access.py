@@ -45,7 +45,7 @@ DAY0 = date(2026, 3, 2)
 SUPPLIERS = ("S1", "S2", "S3")
 BUYERS = ("B1", "B2", "B3")
 PARTS = ("X", "Y", "Z")
-VIEWS = ("production_daily", "delivery_weekly", "oee_daily")
+VIEWS = ("production_daily", "delivery_weekly", "oee_daily", "lot_trace")
 REFERENCE = {
     "organisations": [
         *[{"org_id": b, "name": f"Buyer {b}", "role": "buyer"} for b in BUYERS],
@@ -100,7 +100,7 @@ def report(supplier: str, part: str, buyer: str | None, offset: int, n: int) -> 
         "line_id": "L1",
         "work_order_id": f"WO{n}",
         "part_number": part,
-        "lot_id": f"LOT{n}",
+        "lot_id": f"LOT{n % 4}",
         "quantity_good": 10 + n,
         "quantity_scrap": n % 3,
         "planned_quantity": None,
@@ -120,7 +120,7 @@ def shipment(supplier: str, buyer: str, part: str, offset: int, n: int) -> dict[
         "shipment_id": f"SH{n}",
         "po_number": f"PO{n}",
         "part_number": part,
-        "lot_ids": [],
+        "lot_ids": [f"LOT{n % 4}"],
         "quantity": 5.0,
         "unit": "H87",
         "promised_date": DAY0 + timedelta(days=offset + 1),
@@ -186,6 +186,7 @@ KEY_COLUMNS = {
     "production_daily": ("supplier_id", "site_id", "line_id", "part_number", "buyer_id", "day"),
     "delivery_weekly": ("supplier_id", "buyer_id", "part_number", "week"),
     "oee_daily": ("supplier_id", "site_id", "line_id", "day"),
+    "lot_trace": ("supplier_id", "lot_id"),
 }
 
 
@@ -207,6 +208,7 @@ def oracle(
     purpose: str,
     granted: list[Agreement],
     shipped: set[tuple[str, str, str]],
+    lots_shipped: set[tuple[str, str, str, str]],
 ) -> list[dict[str, Any]] | None:
     """The rows `org` may read, by the rules written out naively; None: refused (403)."""
     if org in SUPPLIERS:
@@ -216,6 +218,12 @@ def oracle(
     mine = [a for a in granted if a.buyer_id == org and a.allows(view, purpose, TODAY)]
     if not mine:
         return None
+
+    def part_ok(a: Agreement, supplier: str, part: str) -> bool:
+        if (supplier, org, part) not in shipped:
+            return False
+        return a.part_scope != PartScope.LISTED or part in a.parts
+
     out = []
     for r in rows:
         if "buyer_id" in r and r["buyer_id"] not in (None, org):
@@ -223,11 +231,14 @@ def oracle(
         for a in mine:
             if a.supplier_id != r["supplier_id"]:
                 continue
-            if "part_number" in r:
-                if (r["supplier_id"], org, r["part_number"]) not in shipped:
+            if view == "lot_trace":  # through the lot's shipments to this buyer
+                if not any(
+                    (s, b, lot) == (r["supplier_id"], org, r["lot_id"]) and part_ok(a, s, p)
+                    for s, b, p, lot in lots_shipped
+                ):
                     continue
-                if a.part_scope == PartScope.LISTED and r["part_number"] not in a.parts:
-                    continue
+            elif "part_number" in r and not part_ok(a, r["supplier_id"], r["part_number"]):
+                continue
             out.append(r)
             break
     return out
@@ -252,7 +263,7 @@ def test_every_caller_reads_exactly_what_the_rules_allow(
     note(f"production={production!r} shipments={shipments!r} agreements={agreements!r}")
     land(w.engine, EventType.PRODUCTION, [report(*p, n) for n, p in enumerate(production)])
     land(w.engine, EventType.SHIPMENT, [shipment(*s, n) for n, s in enumerate(shipments)])
-    refresh(w.engine, load_settings(), list(VIEWS))
+    refresh(w.engine, load_settings(), list(VIEWS))  # lot_trace refreshes lot_shipments too
     granted = []
     new_id = ids()
     for supplier, buyer, views, purposes, listed, kind, revoked in agreements:
@@ -276,6 +287,7 @@ def test_every_caller_reads_exactly_what_the_rules_allow(
         for agreement in granted:
             add_agreement(conn, agreement)
     shipped = {(s, b, p) for s, b, p, _ in shipments}
+    lots_shipped = {(s, b, p, f"LOT{n % 4}") for n, (s, b, p, _) in enumerate(shipments)}
     with w.engine.connect() as conn:
         audited_before = conn.scalar(select(func.count()).select_from(AuditEntry.__table__))
     requests = 0
@@ -285,13 +297,15 @@ def test_every_caller_reads_exactly_what_the_rules_allow(
             for purpose in ("quality", "production"):
                 status, got = read_all(w, org, view, purpose)
                 requests += max(1, -(-len(got) // 2)) if status == 200 else 1
-                want = oracle(rows, view, org, purpose, granted, shipped)
+                want = oracle(rows, view, org, purpose, granted, shipped, lots_shipped)
                 if want is None:
                     assert status == 403, (org, view, purpose)
                     continue
                 assert status == 200, (org, view, purpose)
                 assert keys_of(got, view) == keys_of(want, view), (org, view, purpose)
                 assert len(got) == len(want)
+                if org in BUYERS and view == "lot_trace":  # other buyers' shipments left out
+                    assert all("buyers" not in r and "shipments" not in r for r in got)
     with w.engine.connect() as conn:
         audited = conn.scalar(select(func.count()).select_from(AuditEntry.__table__))
     # one audit row per request (a last page that is full costs one more request)
