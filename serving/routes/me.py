@@ -175,7 +175,7 @@ def _audit(app: FastAPI, gate: Gate) -> None:
             rows = [
                 {
                     "seq": r.seq,
-                    "at": r.at,
+                    "at": r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC),
                     "organisation": r.org_id,
                     "role": r.role,
                     "purpose": r.purpose,

@@ -15,9 +15,8 @@ from serving.access import (
     Caller,
     Denied,
 )
+from serving.disclosure import MIN_GROUP, merged_levels
 from serving.gate import API_KEY, RESPONSES, Done, Gate
-
-MIN_GROUP = 5  # the operator and the ministry never see a group of fewer suppliers
 
 
 def register(app: FastAPI, gate: Gate) -> None:
@@ -31,8 +30,9 @@ def register(app: FastAPI, gate: Gate) -> None:
         x_api_key: Annotated[str | None, Security(API_KEY)] = None,
         x_purpose: Annotated[str | None, Header()] = None,
     ) -> Any:
-        """Suppliers per level (each at its latest week) against the national shares;
-        a level with fewer than 5 suppliers shows no count (`suppressed`)."""
+        """Suppliers per level (each at its latest week) against the national shares.
+        No group holds 1 to 4 suppliers: a small level is merged with the one below it
+        (`levels` lists what a row covers), so no count can be worked out by subtraction."""
 
         def read(conn: Connection, caller: Caller, purpose: Purpose | None) -> Any:
             gate.role(caller, Role.OPERATOR, Role.MINISTRY)
@@ -51,23 +51,29 @@ def register(app: FastAPI, gate: Gate) -> None:
                 )
             ]
             total = len(levels)
-            rows = []
-            for level in LEVELS:
-                n = sum(1 for v in levels if v == level.value)
-                hidden = 0 < n < MIN_GROUP
-                rows.append(
-                    {
-                        "level": level.value,
-                        "suppliers": None if hidden else n,
-                        "share_pct": None if hidden or not total else round(100.0 * n / total, 1),
-                        "national_pct": NATIONAL_PCT.get(level.value),
-                        "suppressed": hidden,
-                    }
+            counts = [
+                (
+                    level.value,
+                    sum(1 for v in levels if v == level.value),
+                    NATIONAL_PCT.get(level.value),
                 )
-            if 0 < total < MIN_GROUP:
+                for level in LEVELS
+            ]
+            try:
+                groups = merged_levels(counts, MIN_GROUP)
+            except ValueError:
                 raise Denied(
                     403, f"fewer than {MIN_GROUP} suppliers in the programme: nothing to show"
-                )
+                ) from None
+            rows = [
+                {
+                    "levels": list(g.levels),
+                    "suppliers": g.suppliers,
+                    "share_pct": round(100.0 * g.suppliers / total, 1) if total else 0.0,
+                    "national_pct": g.national_pct,
+                }
+                for g in groups
+            ]
             return {"suppliers": total, "levels": rows}, Done(rows=len(rows))
 
         return gate.audited(request, x_api_key, x_purpose, read)

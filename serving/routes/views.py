@@ -3,13 +3,13 @@
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Query, Request, Security
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
 from governance.models import Organisation, Purpose, Role
@@ -172,8 +172,8 @@ def _suppliers(app: FastAPI, gate: Gate) -> None:
         x_purpose: Annotated[str | None, Header()] = None,
     ) -> Any:
         """The suppliers with an agreement in force with you for the purpose: name,
-        sector, the latest maturity level (where supplier_maturity is shared) and the
-        latest week's mean readiness score (where data_readiness is shared)."""
+        sector, the latest maturity level (where supplier_maturity is shared) and the mean
+        readiness score of its last 7 scored days (where data_readiness is shared)."""
 
         def read(conn: Connection, caller: Caller, purpose: Purpose | None) -> Any:
             gate.role(caller, Role.BUYER)
@@ -213,11 +213,14 @@ def _suppliers(app: FastAPI, gate: Gate) -> None:
                     )
                 readiness = None
                 if supplier_id in shared["data_readiness"]:
-                    last = conn.scalar(select(func.max(d.day)).where(d.supplier_id == supplier_id))
+                    # the mean score of the last 7 days that have one (a day with only
+                    # quarantined records has none)
+                    scored = and_(d.supplier_id == supplier_id, d.score.is_not(None))
+                    last = conn.scalar(select(func.max(d.day)).where(scored))
                     if last is not None:
                         readiness = conn.scalar(
                             select(func.avg(d.score)).where(
-                                d.supplier_id == supplier_id, d.day == last
+                                scored, d.day > last - timedelta(days=7)
                             )
                         )
                 name, sector = names.get(supplier_id, (None, None))
