@@ -14,7 +14,7 @@ elsewhere for that).
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,7 +42,7 @@ class Read:
     status: int
     view: str | None = None
     filters: Mapping[str, str] | None = None
-    suppliers: Sequence[str] = ()
+    suppliers: Mapping[str, int] | None = None  # rows returned per supplier
     rows: int = 0
     reason: str | None = None
 
@@ -58,7 +58,7 @@ def _content(seq: int, at: datetime, read: Read) -> dict[str, Any]:
         "endpoint": read.endpoint,
         "view": read.view,
         "filters": dict(sorted((read.filters or {}).items())),
-        "suppliers": sorted(set(read.suppliers)),
+        "suppliers": dict(sorted((read.suppliers or {}).items())),
         "rows": read.rows,
         "status": read.status,
         "reason": read.reason,
@@ -95,7 +95,8 @@ def append(conn: Connection, read: Read, at: datetime | None = None) -> int:
     )
     if content["suppliers"]:
         conn.execute(
-            insert(audit_supplier), [{"supplier_id": s, "seq": seq} for s in content["suppliers"]]
+            insert(audit_supplier),
+            [{"supplier_id": s, "seq": seq, "rows": n} for s, n in content["suppliers"].items()],
         )
     return seq
 
@@ -168,10 +169,12 @@ def verify(engine: Engine) -> Verdict:
 def entries_for_supplier(
     conn: Connection, supplier_id: str, *, limit: int = 100, before_seq: int | None = None
 ) -> list[Any]:
-    """The reads that returned rows of `supplier_id` ("who saw my data"), newest first."""
+    """The reads that returned rows of `supplier_id` ("who saw my data"), newest first,
+    each with `supplier_rows`: how many of the rows were this supplier's (the request's
+    total would tell it about the others')."""
     c, k = audit_log.c, audit_supplier.c
     query = (
-        select(audit_log)
+        select(audit_log, k.rows.label("supplier_rows"))
         .join(audit_supplier, k.seq == c.seq)
         .where(k.supplier_id == supplier_id)
         .order_by(c.seq.desc())

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -241,14 +242,14 @@ class AuditEntry(PlatformBase):
     role: Mapped[str | None] = mapped_column(String(16))
     purpose: Mapped[str | None] = mapped_column(String(32))
     method: Mapped[str] = mapped_column(String(8))
-    endpoint: Mapped[str] = mapped_column(String(300))
+    endpoint: Mapped[str] = mapped_column(Text)
     view: Mapped[str | None] = mapped_column(String(64))
     filters: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    # the suppliers whose rows were returned: what "who saw my data" filters by
-    suppliers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # rows returned per supplier: what "who saw my data" shows each supplier
+    suppliers: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     rows: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str | None] = mapped_column(String(300))
+    reason: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
@@ -260,3 +261,4 @@ class AuditSupplier(PlatformBase):
 
     supplier_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(ForeignKey("audit_log.seq"), primary_key=True)
+    rows: Mapped[int] = mapped_column(Integer)  # of the read's rows, this supplier's

@@ -58,6 +58,10 @@ class SharingError(TerminalError):
     """A sponsorship or agreement change the rules refuse (the message says which rule)."""
 
 
+class AgreementNotFound(SharingError):
+    """No such agreement (or, for a supplier, none of its own by that id)."""
+
+
 @dataclass(frozen=True)
 class Agreement:
     """An agreement as listings, the API and the oracle see it."""
@@ -237,11 +241,17 @@ def add_agreement(conn: Connection, agreement: Agreement) -> None:
 
 
 def read_agreements(
-    conn: Connection, *, supplier_id: str | None = None, buyer_id: str | None = None
+    conn: Connection,
+    *,
+    supplier_id: str | None = None,
+    buyer_id: str | None = None,
+    agreement_id: str | None = None,
 ) -> list[Agreement]:
-    """The agreements (of a supplier, of a buyer), by id."""
+    """The agreements (of a supplier, of a buyer, by id), by id."""
     a = SharingAgreement.__table__.c
     query = select(SharingAgreement.__table__).order_by(a.agreement_id)
+    if agreement_id is not None:
+        query = query.where(a.agreement_id == agreement_id)
     if supplier_id is not None:
         query = query.where(a.supplier_id == supplier_id)
     if buyer_id is not None:
@@ -255,10 +265,16 @@ def read_agreements(
         (AgreementPart, "part_number", "n"),
     ):
         t = table.__table__.c
-        for agreement_id, value in conn.execute(
-            select(t.agreement_id, t[column]).where(t.agreement_id.in_(ids))
-        ):
-            lists[agreement_id][key].add(value)
+        # a join, not an IN list of ids: a listing may hold more agreements than a
+        # statement takes parameters
+        listed = select(t.agreement_id, t[column]).join(
+            SharingAgreement.__table__, a.agreement_id == t.agreement_id
+        )
+        if query.whereclause is not None:
+            listed = listed.where(query.whereclause)
+        for agreement_id_, value in conn.execute(listed):
+            if agreement_id_ in lists:
+                lists[agreement_id_][key].add(value)
     return [
         Agreement(
             r.agreement_id,
@@ -277,15 +293,27 @@ def read_agreements(
     ]
 
 
-def _own(conn: Connection, agreement_id: str, supplier_id: str | None) -> Agreement:
-    found = [a for a in read_agreements(conn) if a.agreement_id == agreement_id]
-    if not found:
-        raise SharingError(f"no agreement {agreement_id!r}: `sangsaeng agreements list` shows them")
-    agreement = found[0]
-    if supplier_id is not None and agreement.supplier_id != supplier_id:
+def _own(
+    conn: Connection, agreement_id: str, supplier_id: str | None, *, lock: bool = False
+) -> Agreement:
+    """The agreement (the supplier's own when `supplier_id` is given); `lock`: held
+    against concurrent changes until the commit (a second narrow waits, then sees the
+    first's lists)."""
+    a = SharingAgreement.__table__.c
+    if lock:
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                select(a.agreement_id).where(a.agreement_id == agreement_id).with_for_update()
+            )
+        elif not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite: the write lock first
+    found = read_agreements(conn, agreement_id=agreement_id)
+    if not found or (supplier_id is not None and found[0].supplier_id != supplier_id):
         # the same message as an unknown id: a supplier learns nothing of others' agreements
-        raise SharingError(f"no agreement {agreement_id!r}: `sangsaeng agreements list` shows them")
-    return agreement
+        raise AgreementNotFound(
+            f"no agreement {agreement_id!r}: `sangsaeng agreements list` shows them"
+        )
+    return found[0]
 
 
 @dataclass(frozen=True)
@@ -304,6 +332,9 @@ def _check_names(change: Change) -> None:
         raise SharingError(
             f"not a shareable view: {', '.join(unknown)} (shareable: {', '.join(SHAREABLE_VIEWS)})"
         )
+    long = [p for p in change.parts or () if not 0 < len(p) <= 100 or "\x00" in p]
+    if long:
+        raise SharingError("a part number is 1 to 100 characters, without NUL")
     purposes = {p.value for p in Purpose}
     unknown = sorted(set(change.purposes or ()) - purposes)
     if unknown:
@@ -352,7 +383,7 @@ def narrow(
     """The supplier narrows its agreement: fewer views or purposes, a list of parts
     within what it covered, an earlier end. Anything wider is refused (use `widen`)."""
     _check_names(change)
-    agreement = _own(conn, agreement_id, supplier_id)
+    agreement = _own(conn, agreement_id, supplier_id, lock=True)
     if agreement.status != AgreementStatus.ACTIVE:
         raise SharingError(f"agreement {agreement_id} is revoked: nothing to narrow")
     wider = []
@@ -390,7 +421,7 @@ def widen(
     (so they may add), `all_shipped_parts` goes back to every part shipped to the buyer,
     `valid_to` may move the end later."""
     _check_names(change)
-    agreement = _own(conn, agreement_id, supplier_id)
+    agreement = _own(conn, agreement_id, supplier_id, lock=True)
     if agreement.status != AgreementStatus.ACTIVE:
         raise SharingError(
             f"agreement {agreement_id} is revoked: a revoked agreement stays revoked; a new "
@@ -413,8 +444,10 @@ def revoke(
     conn: Connection, agreement_id: str, now: datetime, *, supplier_id: str | None = None
 ) -> Agreement:
     """Revoke an agreement (the supplier's own, or any for an operator: `supplier_id`
-    None). Takes effect with the commit: the next read no longer sees its rows."""
-    _own(conn, agreement_id, supplier_id)
+    None). Takes effect with the commit: the next read no longer sees its rows. Revoking
+    a revoked agreement changes nothing (it keeps the time it was revoked)."""
+    if _own(conn, agreement_id, supplier_id, lock=True).status == AgreementStatus.REVOKED:
+        return _own(conn, agreement_id, supplier_id)
     a = SharingAgreement.__table__.c
     conn.execute(
         SharingAgreement.__table__.update()

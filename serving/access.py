@@ -20,9 +20,10 @@ to forget). For a caller of role
 
 import base64
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -82,8 +83,11 @@ KEYS: dict[str, tuple[str, ...]] = {
     "supplier_maturity": ("supplier_id", "week"),
     "programme_impact": ("supplier_id", "metric"),
 }
-# Columns a buyer does not get: they describe other buyers' shipments.
-HIDDEN_FROM_BUYERS: dict[str, frozenset[str]] = {"lot_trace": frozenset({"shipments", "buyers"})}
+# Columns a buyer does not get: they describe other buyers' shipments (a lot's first and
+# last day span its shipments to every buyer).
+HIDDEN_FROM_BUYERS: dict[str, frozenset[str]] = {
+    "lot_trace": frozenset({"shipments", "buyers", "first_day", "last_day"})
+}
 FILTERS = ("supplier", "site", "line", "part", "from", "to")
 MAX_LIMIT = 1_000
 
@@ -150,14 +154,16 @@ def agreements_in_force(buyer_id: str, view: str, purpose: Purpose, today: date)
 
 def _part_allowed(buyer_id: str, supplier: Any, part: Any, grant: Any) -> ColumnElement[bool]:
     """`part` of `supplier` was shipped to the buyer and lies in the agreement's scope."""
-    d = delivery_weekly.c
-    # Correlated explicitly: nested two levels deep, SQLAlchemy would otherwise add the
-    # view's table to the FROM of the inner EXISTS and ask "any row shipped?" (a leak the
-    # property test found).
+    # An alias, so the rule holds when the view read is delivery_weekly itself; correlated
+    # explicitly: nested two levels deep, SQLAlchemy would otherwise add the view's table
+    # to the FROM of the inner EXISTS and ask "any row shipped?" (a leak the property
+    # test found).
+    shipped_to = delivery_weekly.alias("shipped")
+    d = shipped_to.c
     shipped = (
         exists()
         .where(d.supplier_id == supplier, d.buyer_id == buyer_id, d.part_number == part)
-        .correlate_except(delivery_weekly)
+        .correlate_except(shipped_to)
     )
     listed = (
         exists()
@@ -168,6 +174,24 @@ def _part_allowed(buyer_id: str, supplier: Any, part: Any, grant: Any) -> Column
         .correlate_except(agreement_part)
     )
     return and_(shipped, or_(grant.c.part_scope == PartScope.SHIPPED.value, listed))
+
+
+def shipments_condition(buyer_id: str, purpose: Purpose, today: date) -> ColumnElement[bool]:
+    """The lot_shipments rows a buyer may read: its own shipments, of a supplier whose
+    agreement in force shares lot_trace for the purpose, of a part in its scope."""
+    grant = agreements_in_force(buyer_id, "lot_trace", purpose, today).subquery("grant")
+    s = lot_shipments.c
+    return and_(
+        s.buyer_id == buyer_id,
+        exists(
+            select(grant.c.agreement_id)
+            .where(
+                grant.c.supplier_id == s.supplier_id,
+                _part_allowed(buyer_id, s.supplier_id, s.part_number, grant),
+            )
+            .correlate_except(grant)
+        ),
+    )
 
 
 def buyer_condition(
@@ -239,7 +263,8 @@ def filter_conditions(
             "line": "line_id",
             "part": "part_number",
         }.get(name, day_column)
-        if column not in table.c:
+        hidden = HIDDEN_FROM_BUYERS.get(view, frozenset()) if caller.role == Role.BUYER else ()
+        if column not in table.c or column in hidden:
             raise Denied(400, f"view {view} has no {name} to filter by")
         if name == "part" and caller.role == Role.BUYER:
             # the buyer's own part number reads as the supplier's it is mapped to
@@ -281,11 +306,13 @@ def _decode_cursor(cursor: str, table: Table, keys: Sequence[str]) -> list[Any]:
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != len(keys):
             raise ValueError
+        if not all(isinstance(v, str) and len(v) <= 200 and "\x00" not in v for v in values):
+            raise ValueError  # every key is text or a date: what this API writes
         return [
-            _day(v, "cursor") if isinstance(table.c[k].type, Date) and v else v
+            _day(v, "cursor") if isinstance(table.c[k].type, Date) else v
             for k, v in zip(keys, values, strict=True)
         ]
-    except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError, Denied):
         raise Denied(400, "the cursor is not one this API gave: start again without it") from None
 
 
@@ -296,7 +323,7 @@ class Page:
     columns: list[str]
     rows: list[dict[str, Any]]
     next_cursor: str | None
-    suppliers: list[str]
+    suppliers: dict[str, int]  # rows per supplier
 
 
 def view_query(
@@ -308,9 +335,11 @@ def view_query(
     *,
     limit: int,
     cursor: str | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[Select[Any], list[str]]:
     """The SELECT of one page (limit + 1 rows, to know whether another follows) and the
-    key columns; `Denied` for what the rules or the filters refuse."""
+    key columns; `where`: further conditions (the lot asked for); `Denied` for what the
+    rules or the filters refuse."""
     table = view_table(view)
     keys = KEYS[view]
     hidden = HIDDEN_FROM_BUYERS.get(view, frozenset()) if caller.role == Role.BUYER else ()
@@ -319,7 +348,7 @@ def view_query(
     query = (
         select(*columns)
         .where(access_condition(caller, view, table, purpose, today))
-        .where(*filter_conditions(view, table, filters, caller))
+        .where(*filter_conditions(view, table, filters, caller), *where)
         .order_by(*order)
         .limit(limit + 1)
     )
@@ -329,13 +358,21 @@ def view_query(
     return query, list(keys)
 
 
-def page_of(rows: Sequence[Any], keys: Sequence[str], limit: int) -> Page:
-    """Rows fetched by `view_query` as a page."""
+def out_value(value: Any) -> Any:
+    """A value as the API returns it: times in UTC with their offset (SQLite gives them
+    back without one)."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def page_of(query: Select[Any], rows: Sequence[Any], keys: Sequence[str], limit: int) -> Page:
+    """Rows fetched by `view_query` as a page (`query` names the columns of an empty one)."""
     more = len(rows) > limit
-    shown = [dict(r._mapping) for r in rows[:limit]]
-    columns = list(rows[0]._mapping.keys()) if rows else []
+    shown = [{k: out_value(v) for k, v in r._mapping.items()} for r in rows[:limit]]
+    columns = [c.name for c in query.selected_columns]
     next_cursor = None
     if more and shown:
         last = shown[-1]
         next_cursor = encode_cursor(["" if last[k] is None else last[k] for k in keys])
-    return Page(columns, shown, next_cursor, sorted({r["supplier_id"] for r in shown}))
+    return Page(columns, shown, next_cursor, dict(Counter(r["supplier_id"] for r in shown)))

@@ -10,10 +10,14 @@ unknown key), 403 (no agreement for that purpose, or the wrong role), 404.
 
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from governance.models import Purpose
 from sangsaeng import __version__
@@ -40,6 +44,20 @@ def create_app(engine: Engine, *, today: Callable[[], date] = programme_today) -
         "allowed or denied, is written to the audit trail the supplier can read.",
     )
     gate = Gate(engine, today)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Any:
+        """A parameter FastAPI could not read: one line naming it, audited like the rest."""
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "body"))
+        reason = f"{where or 'request'}: {first.get('msg', 'invalid')}"
+        return await run_in_threadpool(gate.refuse, request, 400, reason)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Any:
+        """No such path (404) or method (405): audited too."""
+        reason = "no such endpoint: /docs lists them" if exc.status_code == 404 else str(exc.detail)
+        return await run_in_threadpool(gate.refuse, request, exc.status_code, reason)
 
     @app.get("/", summary="Health check")
     def root() -> dict[str, str]:

@@ -8,7 +8,8 @@ instead, from the highest down, until every group shown holds none or at least
 below it ("intermediate 1, intermediate 2: 9"). Whatever is subtracted from what is shown
 then gives another group of 0 or at least `MIN_GROUP`."""
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 MIN_GROUP = 5
@@ -63,3 +64,21 @@ def merged_levels(
 
 def _group(members: Sequence[tuple[str, int, float | None]]) -> Group:
     return Group(tuple(members))
+
+
+def safe_groups(
+    members: Mapping[Hashable, frozenset[str]], minimum: int = MIN_GROUP
+) -> set[Hashable]:
+    """The groups that may be shown: at least `minimum` members each, and no two shown
+    whose difference (the members of one not in the other) holds 1 to `minimum` - 1,
+    since two means of overlapping groups give the mean of their difference. Both of
+    such a pair are withheld. Combinations of three or more groups are not checked."""
+    shown = {k for k, v in members.items() if len(v) >= minimum}
+    for a, b in itertools.combinations(sorted(shown, key=repr), 2):
+        if a not in shown or b not in shown:
+            continue
+        for left, right in ((members[a], members[b]), (members[b], members[a])):
+            if 0 < len(left - right) < minimum and left & right:
+                shown -= {a, b}
+                break
+    return shown

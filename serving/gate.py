@@ -2,8 +2,8 @@
 purpose, run the read and append its audit row in one transaction; a refusal gets an
 audit row of its own and `{"detail": ...}` with its status."""
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -12,11 +12,13 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from governance import audit
 from governance.models import Purpose, Role
 from governance.parties import Parties
-from governance.sharing import SharingError
+from governance.sharing import AgreementNotFound, SharingError
+from sangsaeng.db import first_line
 from serving.access import Caller, Denied, parse_purpose
 
 API_KEY = APIKeyHeader(
@@ -43,7 +45,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 class Done:
     """What a read returned, for its audit row."""
 
-    suppliers: Sequence[str] = ()
+    suppliers: Mapping[str, int] = field(default_factory=dict)  # rows per supplier
     rows: int = 0
     reason: str | None = None
 
@@ -59,6 +61,31 @@ class Gate:
         self.parties = Parties(engine)
         self.today = today
 
+    def caller_of(self, key: str | None) -> Caller | None:
+        found = self.parties.org_for_key(key)
+        return Caller(*found) if found else None
+
+    def refuse(self, request: Request, status: int, reason: str, view: str | None = None) -> Any:
+        """Answer `status` with `reason`, after its audit row (a refusal reads nothing)."""
+        caller = self.caller_of(request.headers.get("X-API-Key"))
+        audit.record(
+            self.engine,
+            _fitted(
+                audit.Read(
+                    caller.org_id if caller else None,
+                    caller.role.value if caller else None,
+                    request.headers.get("X-Purpose"),
+                    request.method,
+                    request.url.path,
+                    status,
+                    view,
+                    _filters(request),
+                    reason=reason,
+                )
+            ),
+        )
+        return JSONResponse({"detail": reason}, status_code=status)
+
     def audited(
         self,
         request: Request,
@@ -71,21 +98,12 @@ class Gate:
     ) -> Any:
         """Authenticate, run `read` and append its audit row in one transaction; a
         refusal gets an audit row of its own and the error."""
-        endpoint = request.url.path
-        filters = {k: v for k, v in request.query_params.items() if k != "cursor"}
-        found = self.parties.org_for_key(key)
-        caller = Caller(*found) if found else None
-        base = audit.Read(
-            caller.org_id if caller else None,
-            caller.role.value if caller else None,
-            purpose_header,
-            request.method,
-            endpoint,
-            200,
-            view,
-            filters,
-        )
         try:
+            sent = [request.url.path, purpose_header or ""]
+            sent += [part for pair in request.query_params.multi_items() for part in pair]
+            if any("\x00" in part for part in sent):
+                raise Denied(400, "the request holds a NUL character: remove it")
+            caller = self.caller_of(key)
             if caller is None:
                 raise Denied(401, "missing or unknown X-API-Key: ask the operator for a key")
             purpose = parse_purpose(purpose_header) if purpose_needed or purpose_header else None
@@ -93,39 +111,36 @@ class Gate:
                 result, done = read(conn, caller, purpose)
                 audit.append(
                     conn,
-                    audit.Read(
-                        base.org_id,
-                        base.role,
-                        purpose.value if purpose else None,
-                        base.method,
-                        endpoint,
-                        200,
-                        view,
-                        filters,
-                        done.suppliers,
-                        done.rows,
-                        done.reason,
+                    _fitted(
+                        audit.Read(
+                            caller.org_id,
+                            caller.role.value,
+                            purpose.value if purpose else None,
+                            request.method,
+                            request.url.path,
+                            200,
+                            view,
+                            _filters(request),
+                            done.suppliers,
+                            done.rows,
+                            done.reason,
+                        )
                     ),
                 )
             return result
-        except (Denied, SharingError) as exc:
-            status = exc.status if isinstance(exc, Denied) else 400
-            reason = exc.reason if isinstance(exc, Denied) else str(exc)
-            audit.record(
-                self.engine,
-                audit.Read(
-                    base.org_id,
-                    base.role,
-                    purpose_header,
-                    base.method,
-                    endpoint,
-                    status,
-                    view,
-                    filters,
-                    reason=reason,
-                ),
-            )
-            return JSONResponse({"detail": reason}, status_code=status)
+        except Denied as exc:
+            return self.refuse(request, exc.status, exc.reason, view)
+        except AgreementNotFound as exc:
+            return self.refuse(request, 404, str(exc), view)
+        except SharingError as exc:
+            return self.refuse(request, 400, str(exc), view)
+        except DBAPIError as exc:
+            # a database away or refusing: the client may retry; the trail says so
+            reason = f"the platform database failed ({first_line(exc)}): try again shortly"
+            try:
+                return self.refuse(request, 503, reason, view)
+            except DBAPIError:
+                return JSONResponse({"detail": reason}, status_code=503)
 
     @staticmethod
     def role(caller: Caller, *roles: Role) -> None:
@@ -134,3 +149,37 @@ class Gate:
             raise Denied(
                 403, f"this endpoint is for a {names}; your key is a {caller.role.value}'s"
             )
+
+
+# Audit columns that hold what the client sent: cut to fit (the request is refused or
+# answered all the same; the trail keeps the start of what was sent).
+_LIMITS = {"purpose": 32, "view": 64}
+
+
+def _cut(value: str | None, limit: int) -> str | None:
+    return value if value is None or len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _filters(request: Request) -> dict[str, str]:
+    return {
+        _cut(k, 64) or "": _cut(v, 200) or ""
+        for k, v in request.query_params.items()
+        if k != "cursor"
+    }
+
+
+def _fitted(read: audit.Read) -> audit.Read:
+    clean = {
+        "purpose": _cut(read.purpose, _LIMITS["purpose"]),
+        "view": _cut(read.view, _LIMITS["view"]),
+        "endpoint": _cut(read.endpoint, 2_000),
+        "reason": _cut(read.reason, 2_000),
+        "filters": read.filters,
+    }
+    for name in ("purpose", "view", "endpoint", "reason"):
+        if clean[name] is not None:
+            clean[name] = clean[name].replace("\x00", "")
+    clean["filters"] = {
+        k.replace("\x00", ""): v.replace("\x00", "") for k, v in (read.filters or {}).items()
+    }
+    return replace(read, **clean)

@@ -26,13 +26,13 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=16), nullable=True),
         sa.Column("purpose", sa.String(length=32), nullable=True),
         sa.Column("method", sa.String(length=8), nullable=False),
-        sa.Column("endpoint", sa.String(length=300), nullable=False),
+        sa.Column("endpoint", sa.Text(), nullable=False),
         sa.Column("view", sa.String(length=64), nullable=True),
         sa.Column("filters", sa.JSON(), nullable=False),
         sa.Column("suppliers", sa.JSON(), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
         sa.Column("status", sa.Integer(), nullable=False),
-        sa.Column("reason", sa.String(length=300), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_log")),
@@ -45,6 +45,7 @@ def upgrade() -> None:
         "audit_supplier",
         sa.Column("supplier_id", sa.String(length=64), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("rows", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["seq"], ["audit_log.seq"], name=op.f("fk_audit_supplier_seq_audit_log")
         ),

@@ -60,7 +60,7 @@ def _standing(app: FastAPI, gate: Gate) -> None:
                 .limit(1)
             ).first()
             found = dict(row._mapping) if row else None
-            return {"maturity": found}, Done([caller.org_id] if row else [], 1 if row else 0)
+            return {"maturity": found}, Done({caller.org_id: 1} if row else {}, 1 if row else 0)
 
         return gate.audited(request, x_api_key, x_purpose, read, purpose_needed=False)
 
@@ -87,7 +87,7 @@ def _standing(app: FastAPI, gate: Gate) -> None:
                         .order_by(d.day, d.event_type)
                     )
                 ]
-            return {"readiness": rows}, Done([caller.org_id] if rows else [], len(rows))
+            return {"readiness": rows}, Done({caller.org_id: len(rows)} if rows else {}, len(rows))
 
         return gate.audited(request, x_api_key, x_purpose, read, purpose_needed=False)
 
@@ -165,10 +165,11 @@ def _audit(app: FastAPI, gate: Gate) -> None:
         x_api_key: Annotated[str | None, Security(API_KEY)] = None,
         x_purpose: Annotated[str | None, Header()] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-        before: int | None = None,
+        before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     ) -> Any:
         """The reads that returned your rows, newest first: organisation, role, purpose,
-        endpoint, view, filters, rows, time. `before` = the `seq` to continue below."""
+        endpoint, view, filters, how many of the rows were yours, time. `before` = the
+        `seq` to continue below."""
 
         def read(conn: Connection, caller: Caller, purpose: Purpose | None) -> Any:
             gate.role(caller, Role.SUPPLIER)
@@ -182,7 +183,7 @@ def _audit(app: FastAPI, gate: Gate) -> None:
                     "endpoint": r.endpoint,
                     "view": r.view,
                     "filters": r.filters,
-                    "rows": r.rows,
+                    "rows": r.supplier_rows,  # of the rows returned, yours
                     "status": r.status,
                 }
                 for r in audit.entries_for_supplier(
@@ -223,7 +224,7 @@ def _quarantine(app: FastAPI, gate: Gate) -> None:
                 for e in list_quarantine(gate.engine, supplier_id=caller.org_id, limit=limit)
             ]
             return {"quarantined": rows}, Done(
-                suppliers=[caller.org_id] if rows else [], rows=len(rows)
+                suppliers={caller.org_id: len(rows)} if rows else {}, rows=len(rows)
             )
 
         return gate.audited(request, x_api_key, x_purpose, read, purpose_needed=False)

@@ -3,6 +3,8 @@
 
 import csv
 import io
+import json
+from collections import Counter
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -14,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from governance.models import Organisation, Purpose, Role
 from governance.sharing import read_agreements
-from pipelines.views.lots import lot_shipments
+from pipelines.views.lots import lot_shipments, lot_trace
 from pipelines.views.maturity import supplier_maturity
 from pipelines.views.readiness import data_readiness
 from serving.access import (
@@ -23,7 +25,9 @@ from serving.access import (
     Caller,
     Denied,
     agreements_in_force,
+    out_value,
     page_of,
+    shipments_condition,
     view_query,
     view_table,
 )
@@ -37,12 +41,20 @@ class ViewPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
 
 
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return value.isoformat() if isinstance(value, date) else value
+
+
 def _csv(page_columns: list[str], rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=page_columns, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        writer.writerow({k: _cell(v) for k, v in row.items()})
     return out.getvalue()
 
 
@@ -100,20 +112,17 @@ def _view(app: FastAPI, gate: Gate) -> None:
                 )
             assert purpose is not None
             view_table(view)  # 404 for a name that is no shareable view
+            on = gate.today()  # once: the check and the query judge the same day
             if caller.role == Role.BUYER:
-                grants = conn.execute(
-                    agreements_in_force(caller.org_id, view, purpose, gate.today())
-                ).all()
+                grants = conn.execute(agreements_in_force(caller.org_id, view, purpose, on)).all()
                 if not grants:
                     raise Denied(
                         403,
                         f"no agreement in force shares {view} with you for {purpose.value}: "
                         "a supplier's agreement names the views and purposes it allows",
                     )
-            query, keys = view_query(
-                caller, view, purpose, gate.today(), filters, limit=limit, cursor=cursor
-            )
-            page = page_of(conn.execute(query).all(), keys, limit)
+            query, keys = view_query(caller, view, purpose, on, filters, limit=limit, cursor=cursor)
+            page = page_of(query, conn.execute(query).all(), keys, limit)
             done = Done(suppliers=page.suppliers, rows=len(page.rows))
             if accept and "text/csv" in accept:
                 headers = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else {}
@@ -141,25 +150,35 @@ def _lot(app: FastAPI, gate: Gate) -> None:
 
         def read(conn: Connection, caller: Caller, purpose: Purpose | None) -> Any:
             assert purpose is not None
+            on = gate.today()
             filters = {"supplier": supplier} if supplier else {}
-            query, keys = view_query(caller, "lot_trace", purpose, gate.today(), filters, limit=100)
-            rows = [
-                r for r in page_of(conn.execute(query).all(), keys, 100).rows if r["lot_id"] == lot
-            ]
+            query, keys = view_query(
+                caller,
+                "lot_trace",
+                purpose,
+                on,
+                filters,
+                limit=MAX_LIMIT,
+                where=[lot_trace.c.lot_id == lot],
+            )
+            rows = page_of(query, conn.execute(query).all(), keys, MAX_LIMIT).rows
             s = lot_shipments.c
             out = []
             for row in rows:
                 shipped = select(lot_shipments).where(
                     s.supplier_id == row["supplier_id"], s.lot_id == lot
                 )
-                if caller.role == Role.BUYER:
-                    shipped = shipped.where(s.buyer_id == caller.org_id)
-                shipments = [dict(r._mapping) for r in conn.execute(shipped.order_by(s.shipped_at))]
+                if caller.role == Role.BUYER:  # its own shipments, of parts in its scope
+                    shipped = shipped.where(shipments_condition(caller.org_id, purpose, on))
+                shipments = [
+                    {k: out_value(v) for k, v in r._mapping.items()}
+                    for r in conn.execute(shipped.order_by(s.shipped_at, s.shipment_id))
+                ]
                 out.append({**row, "shipped_to": shipments})
             if not out:
                 raise Denied(404, f"no lot {lot!r} you may see for {purpose.value}")
-            done = Done(suppliers=[r["supplier_id"] for r in out], rows=len(out))
-            return {"lot_id": lot, "found": out}, done
+            counted = Counter(r["supplier_id"] for r in out)
+            return {"lot_id": lot, "found": out}, Done(suppliers=dict(counted), rows=len(out))
 
         return gate.audited(request, x_api_key, x_purpose, read, view="lot_trace")
 
@@ -235,7 +254,7 @@ def _suppliers(app: FastAPI, gate: Gate) -> None:
                         else round(float(readiness), 1),
                     }
                 )
-            return {"suppliers": out}, Done(suppliers=ids, rows=len(out))
+            return {"suppliers": out}, Done(suppliers=dict.fromkeys(ids, 1), rows=len(out))
 
         return gate.audited(request, x_api_key, x_purpose, read)
 

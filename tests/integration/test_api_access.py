@@ -380,8 +380,66 @@ def test_purpose_key_and_role_are_checked_and_audited(db_url: str) -> None:
     assert w.client.get("/v1/views/production_daily", headers=headers).status_code == 403
     # another supplier cannot revoke it
     other = w.client.post("/v1/me/agreements/AGX/revoke", headers={"X-API-Key": w.keys["S2"]})
-    assert other.status_code == 400 and "no agreement" in other.json()["detail"]
+    assert other.status_code == 404 and "no agreement" in other.json()["detail"]
     assert audit.verify(w.engine).intact
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/v1/views/oee_daily?from=notadate", 400),
+        ("/v1/views/oee_daily?limit=5000", 400),
+        ("/v1/me/audit?before=abc", 400),
+        ("/v1/me/audit?before=100000000000000000000", 400),
+        ("/v1/views/oee_daily?site=%00", 400),
+        ("/v1/lots/%00/trace", 400),
+        ("/v1/views/" + "v" * 400, 404),
+        ("/v1/lots/" + "L" * 400 + "/trace", 404),
+        ("/v1/nothing", 404),
+    ],
+)
+def test_hostile_requests_get_a_clear_error_and_an_audit_row(
+    db_url: str, path: str, status: int
+) -> None:
+    w = world(db_url)
+    headers = {"X-API-Key": w.keys["S1"], "X-Purpose": "q" * 300}
+    with w.engine.connect() as conn:
+        before = conn.scalar(select(func.count()).select_from(AuditEntry.__table__))
+    got = w.client.get(path, headers={**headers, "X-Purpose": "quality"})
+    assert got.status_code == status, got.text
+    assert isinstance(got.json()["detail"], str)
+    long_purpose = w.client.get("/v1/views/oee_daily", headers=headers)
+    assert long_purpose.status_code == 400 and "unknown purpose" in long_purpose.json()["detail"]
+    assert w.client.put("/v1/views/oee_daily", headers=headers).status_code == 405
+    with w.engine.connect() as conn:
+        after = conn.scalar(select(func.count()).select_from(AuditEntry.__table__))
+    assert after == before + 3, "every request leaves one audit row"
+    assert audit.verify(w.engine).intact
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [{}, "2026-03-01", "a", "b"],
+        [[1], "x", "y", "z"],
+        [2**70, "2026-03-01", "a", "b"],
+        [1, "2026-03-01", 2, 3],
+        ["S1", "not a date", "a", "b"],
+        ["S1"],
+    ],
+)
+def test_a_forged_cursor_is_refused(db_url: str, values: list[Any]) -> None:
+    import base64
+    import json
+
+    w = world(db_url)
+    cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+    got = w.client.get(
+        "/v1/views/oee_daily",
+        params={"cursor": cursor},
+        headers={"X-API-Key": w.keys["S1"], "X-Purpose": "quality"},
+    )
+    assert got.status_code == 400 and "cursor" in got.json()["detail"]
 
 
 def test_audit_verify_finds_the_first_edited_row(db_url: str) -> None:

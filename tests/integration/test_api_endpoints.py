@@ -107,6 +107,7 @@ def programme(db_url: str) -> tuple[Engine, TestClient, dict[str, str]]:
             shipment("S1", "B2", "Y", "LOT-B", 2),
             shipment("S1", "B2", "X", "LOT-A", 3),  # the same lot to another buyer
             shipment("S2", "B1", "X", "LOT-C", 4),
+            shipment("S1", "B1", "Y", "LOT-A", 5),  # the lot once more, as another part
         ],
     )
     refresh(engine, load_settings())
@@ -142,7 +143,62 @@ def test_a_lot_trace_shows_only_the_buyers_own_shipments(programme: Any) -> None
     assert [s["buyer_id"] for s in found[0]["shipped_to"]] == ["B2"]
     assert get(client, keys["B2"], "/v1/lots/LOT-C/trace").status_code == 404
     supplier = get(client, keys["S1"], "/v1/lots/LOT-A/trace").json()["found"][0]
-    assert sorted(s["buyer_id"] for s in supplier["shipped_to"]) == ["B1", "B2"]
+    assert sorted(s["buyer_id"] for s in supplier["shipped_to"]) == ["B1", "B1", "B2"]
+
+
+def test_a_lot_trace_keeps_to_the_parts_of_a_narrowed_agreement(programme: Any) -> None:
+    _, client, keys = programme
+    found = get(client, keys["B1"], "/v1/lots/LOT-A/trace").json()["found"]
+    assert sorted(s["shipment_id"] for s in found[0]["shipped_to"]) == ["SH1", "SH5"]
+    # first and last day span the shipments to every buyer: not a buyer's to see
+    assert "first_day" not in found[0] and "last_day" not in found[0]
+    assert get(client, keys["B1"], "/v1/views/lot_trace?from=2026-03-01").status_code == 400
+    agreement = next(
+        a
+        for a in get(client, keys["S1"], "/v1/me/agreements", None).json()["agreements"]
+        if a["buyer"] == "B1"
+    )
+    narrowed = client.post(
+        f"/v1/me/agreements/{agreement['agreement']}/narrow",
+        json={"parts": ["X"]},
+        headers={"X-API-Key": keys["S1"]},
+    )
+    assert narrowed.status_code == 200
+    found = get(client, keys["B1"], "/v1/lots/LOT-A/trace").json()["found"]
+    assert [s["shipment_id"] for s in found[0]["shipped_to"]] == ["SH1"]
+
+
+def test_each_supplier_sees_only_its_own_rows_in_the_audit(programme: Any) -> None:
+    _, client, keys = programme
+    rows = get(client, keys["B1"], "/v1/views/delivery_weekly", "delivery").json()["rows"]
+    by_supplier = {s: sum(1 for r in rows if r["supplier_id"] == s) for s in ("S1", "S2")}
+    assert by_supplier["S1"] >= 1 and by_supplier["S2"] >= 1
+    for supplier in ("S1", "S2"):
+        reads = get(client, keys[supplier], "/v1/me/audit", None).json()["reads"]
+        assert reads[0]["rows"] == by_supplier[supplier]
+        assert reads[0]["at"].endswith(("Z", "+00:00"))  # UTC on either database
+
+
+def test_csv_writes_json_columns_as_json_and_an_empty_page_with_its_header(
+    programme: Any,
+) -> None:
+    import csv
+    import io
+    import json
+
+    _, client, keys = programme
+    got = client.get(
+        "/v1/views/supplier_maturity",
+        headers={"X-API-Key": keys["S1"], "X-Purpose": "quality", "Accept": "text/csv"},
+    )
+    row = next(csv.DictReader(io.StringIO(got.text)))
+    assert isinstance(json.loads(row["evidence"]), list)
+    empty = client.get(
+        "/v1/views/oee_daily?supplier=S9",
+        headers={"X-API-Key": keys["S1"], "X-Purpose": "quality", "Accept": "text/csv"},
+    )
+    assert empty.text.splitlines() == [empty.text.splitlines()[0]]
+    assert empty.text.startswith("supplier_id,site_id,line_id,day")
 
 
 def test_the_supplier_narrows_and_revokes_and_the_buyer_sees_it(programme: Any) -> None:

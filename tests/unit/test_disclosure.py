@@ -63,3 +63,17 @@ def test_no_group_or_difference_holds_one_to_four(n: list[int]) -> None:
         for picked in itertools.combinations(sizes, r):
             assert not 0 < sum(n) - sum(picked) < 5 or sum(n) - sum(picked) == 0
             assert not 0 < sum(picked) < 5
+
+
+def test_two_overlapping_groups_differing_by_few_are_both_withheld() -> None:
+    from serving.disclosure import safe_groups
+
+    masks = frozenset({"S1", "S2", "S3", "S4", "S5", "S6"})
+    b01 = frozenset({"S1", "S2", "S3", "S4", "S5"})  # masks minus S6: S6's mean by subtraction
+    b02 = frozenset({"S7", "S8", "S9", "S10", "S11"})  # disjoint from masks: fine
+    small = frozenset({"S1", "S2"})
+    groups = {"masks": masks, "B01": b01, "B02": b02, "small": small}
+    assert safe_groups(groups) == {"B02"}
+    # differing by five or more is fine
+    wide = frozenset({f"S{n}" for n in range(1, 12)})
+    assert safe_groups({"all": wide, "B01": b01}) == {"all", "B01"}
