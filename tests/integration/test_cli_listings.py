@@ -184,11 +184,11 @@ def test_stack_status_formats_with_no_stack_running(tmp_path):
     out = listing(env, "stack", "status")
 
     services = json.loads(out["json"])
-    assert [list(s) for s in services] == [STACK_COLUMNS] * 4
+    assert [list(s) for s in services] == [STACK_COLUMNS] * 5
     assert {s["service"]: s["state"] for s in services} == {
-        name: "stopped" for name in ("kafka", "registry", "gateway", "postgres")
+        name: "stopped" for name in ("kafka", "registry", "gateway", "api", "postgres")
     }
     rows = csv_rows(out["csv"], STACK_COLUMNS)
-    assert [r["state"] for r in rows] == ["stopped"] * 4
+    assert [r["state"] for r in rows] == ["stopped"] * 5
     for service in services:
         assert on_one_line(out["table"], service["address"]), out["table"]
