@@ -44,10 +44,11 @@ def agreements_revoke(
     agreement_id: Annotated[str, typer.Argument(help="The agreement's id (`agreements list`).")],
 ) -> None:
     """Revoke an agreement at once (the buyer's next read no longer sees its rows)."""
-    from governance.sharing import revoke, utc_now
+    from governance.models import utcnow
+    from governance.sharing import revoke
 
     with engine().begin() as conn:
-        done = revoke(conn, agreement_id, utc_now())
+        done = revoke(conn, agreement_id, utcnow())
     console.print(f"agreement {done.agreement_id} ({done.supplier_id} -> {done.buyer_id}): revoked")
 
 

@@ -60,19 +60,7 @@ class Parties:
 
         Raises `TerminalError` when the id belongs to an organisation of another role.
         """
-        with Session(self.engine) as session, session.begin():
-            row = session.get(Organisation, supplier_id)
-            if row is None:
-                session.add(
-                    Organisation(org_id=supplier_id, name=name, role=Role.SUPPLIER, sector=sector)
-                )
-                return True
-            if row.role != Role.SUPPLIER:
-                raise TerminalError(
-                    f"{supplier_id!r} is already recorded as a {row.role}, not a supplier: "
-                    "choose another id"
-                )
-            return False
+        return self.add_organisation(supplier_id, name, Role.SUPPLIER, sector)
 
     def is_supplier(self, supplier_id: str) -> bool:
         """True when `supplier_id` is an onboarded supplier."""

@@ -14,7 +14,7 @@ down in `in_force` and `covers` (which a naive oracle in the tests mirrors).
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection, Engine
@@ -455,7 +455,3 @@ def revoke(
         .values(status=AgreementStatus.REVOKED.value, revoked_at=now, changed_at=now)
     )
     return _own(conn, agreement_id, supplier_id)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
