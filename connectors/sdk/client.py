@@ -457,7 +457,8 @@ class SupplierClient:
             # it in its partition too (and leaves the producer failing all it is given),
             # so only a record refused when sent alone is dead-lettered.
             self._forget_producer()
-            return len(acked), len(refused) + self._one_by_one([e for e, _ in failed])
+            taken, dead = self._one_by_one([e for e, _ in failed])
+            return len(acked) + taken, len(refused) + dead
         if stopped is not None or failed:
             self._forget_producer()
             # Records the old producer still held may yet arrive: look before resending.
@@ -465,10 +466,10 @@ class SupplierClient:
             raise self._why_not_taken(stopped or failed[0][1])
         return len(acked), len(refused)
 
-    def _one_by_one(self, suspects: list[SpooledEvent]) -> int:
+    def _one_by_one(self, suspects: list[SpooledEvent]) -> tuple[int, int]:
         """Send `suspects` (failed beside a refusal) one at a time, in order, until one
         is refused alone: that one is dead-lettered, the rest stays for the next batch.
-        Returns how many left the spool (sent, already in Kafka, or dead-lettered)."""
+        Returns (taken by the broker: sent now or found already in Kafka, dead-lettered)."""
         # A refusal proves those records were not written; the tail is read anyway, so
         # that a record is never sent twice on the word of a failed producer.
         seen = self._in_kafka({e.topic for e in suspects})
@@ -487,10 +488,10 @@ class SupplierClient:
                     self._recovered = False
                     raise self._why_not_taken(exc) from None
                 self._refuse(event, exc)
-                return done + 1
+                return done, 1
             self.spool.remove([event.seq])
             done += 1
-        return done
+        return done, 0
 
     def _refuse(self, event: SpooledEvent, exc: KafkaError) -> None:
         """Move an event the broker refused for good to the dead letters, and say so."""
