@@ -21,20 +21,11 @@ def api_serve(
     An empty platform database is upgraded first; one at another revision is refused
     with a line naming `sangsaeng db upgrade`.
     """
-    import uvicorn
-
     from schemas.registry.server import host_port
-    from serving.app import create_app
+    from serving.app import create_app, serve
 
-    current = settings()
-    default_host, default_port = host_port(current.api_url)
-    uvicorn.run(
-        create_app(engine()),
-        host=host or default_host,
-        port=port or default_port,
-        log_level="warning",
-        access_log=False,
-    )
+    default_host, default_port = host_port(settings().api_url)
+    serve(create_app(engine()), host or default_host, port or default_port)
 
 
 def register(root: typer.Typer) -> None:

@@ -14,13 +14,14 @@ elsewhere for that).
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RootTransaction
 
 from governance.models import AuditEntry, AuditSupplier
 
@@ -28,6 +29,10 @@ GENESIS = "0" * 64  # the previous hash of the first row
 AUDIT_LOCK = 0x5A6E_A0D1  # the PostgreSQL advisory lock id held while appending
 audit_log = AuditEntry.__table__
 audit_supplier = AuditSupplier.__table__
+# This process's appenders queue here before the database's own lock: a thread waiting on
+# a Python lock wakes the moment it is free, one waiting on SQLite's write lock sleeps in
+# steps of milliseconds.
+_APPENDING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -101,10 +106,19 @@ def append(conn: Connection, read: Read, at: datetime | None = None) -> int:
     return seq
 
 
+def append_and_commit(conn: Connection, transaction: RootTransaction, read: Read) -> int:
+    """Append `read` in `transaction` (the read's own, on `conn`) and commit it; returns
+    the row's seq. The chain is held from the append to the commit."""
+    with _APPENDING:
+        seq = append(conn, read)
+        transaction.commit()
+    return seq
+
+
 def record(engine: Engine, read: Read) -> int:
     """Append `read` in a transaction of its own (a denied request reads nothing)."""
-    with engine.begin() as conn:
-        return append(conn, read)
+    with engine.connect() as conn, conn.begin() as transaction:
+        return append_and_commit(conn, transaction, read)
 
 
 def _rows(conn: Connection, batch: int = 5_000) -> Iterator[Any]:

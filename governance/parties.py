@@ -10,8 +10,8 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from governance.models import ApiKey, Organisation, Role
@@ -23,6 +23,22 @@ KEY_PREFIX = "ssk_"
 def hash_key(key: str) -> str:
     """The stored form of an API key."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+_ORG_OF_KEY = (
+    select(Organisation.org_id, Organisation.role)
+    .join(ApiKey, ApiKey.org_id == Organisation.org_id)
+    .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+)
+
+
+def org_of_key(conn: Connection, key: str | None) -> tuple[str, Role] | None:
+    """The organisation (id, role) of a valid, unrevoked key, read on `conn` (the
+    request's own transaction); None otherwise."""
+    if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
+        return None
+    row = conn.execute(_ORG_OF_KEY, {"key_hash": hash_key(key)}).first()
+    return (row.org_id, Role(row.role)) if row else None
 
 
 class NotOnboarded(TerminalError):
@@ -109,15 +125,8 @@ class Parties:
     def org_for_key(self, key: str | None) -> tuple[str, Role] | None:
         """The organisation (id, role) of a valid, unrevoked key; None otherwise. Looked up
         on every call (no cache), so a revoked key stops at the next request."""
-        if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
-            return None
-        with Session(self.engine) as session:
-            row = session.execute(
-                select(Organisation.org_id, Organisation.role)
-                .join(ApiKey, ApiKey.org_id == Organisation.org_id)
-                .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
-            ).first()
-        return (row.org_id, Role(row.role)) if row else None
+        with self.engine.connect() as conn:
+            return org_of_key(conn, key)
 
     def add_organisation(
         self, org_id: str, name: str, role: Role, sector: str | None = None

@@ -19,6 +19,7 @@ to forget). For a caller of role
 """
 
 import base64
+import functools
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -30,8 +31,10 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     Select,
+    String,
     Table,
     and_,
+    bindparam,
     exists,
     func,
     literal,
@@ -127,8 +130,17 @@ def parse_purpose(value: str | None) -> Purpose:
         raise Denied(400, f"unknown purpose {value!r}: one of {names}") from None
 
 
-def agreements_in_force(buyer_id: str, view: str, purpose: Purpose, today: date) -> Select[Any]:
-    """The caller's agreements in force today that share `view` for `purpose`."""
+# The rules of a buyer's read, built once per view with these parameters in place of
+# the buyer, the purpose and the day (building them is most of a request's Python time);
+# `view_query` binds them for the request.
+RULE_BUYER = bindparam("rule_buyer", type_=String())
+RULE_PURPOSE = bindparam("rule_purpose", type_=String())
+RULE_TODAY = bindparam("rule_today", type_=Date())
+
+
+def agreements_in_force(buyer_id: Any, view: str, purpose: Any, today: Any) -> Select[Any]:
+    """The caller's agreements in force today that share `view` for `purpose` (each a
+    value, or a bound parameter for a statement built once)."""
     a = agreement.c
     return (
         select(a.agreement_id, a.supplier_id, a.part_scope)
@@ -140,7 +152,8 @@ def agreements_in_force(buyer_id: str, view: str, purpose: Purpose, today: date)
             agreement_purpose,
             and_(
                 agreement_purpose.c.agreement_id == a.agreement_id,
-                agreement_purpose.c.purpose == purpose.value,
+                agreement_purpose.c.purpose
+                == (purpose.value if isinstance(purpose, Purpose) else purpose),
             ),
         )
         .where(
@@ -152,7 +165,7 @@ def agreements_in_force(buyer_id: str, view: str, purpose: Purpose, today: date)
     )
 
 
-def _part_allowed(buyer_id: str, supplier: Any, part: Any, grant: Any) -> ColumnElement[bool]:
+def _part_allowed(buyer_id: Any, supplier: Any, part: Any, grant: Any) -> ColumnElement[bool]:
     """`part` of `supplier` was shipped to the buyer and lies in the agreement's scope."""
     # An alias, so the rule holds when the view read is delivery_weekly itself; correlated
     # explicitly: nested two levels deep, SQLAlchemy would otherwise add the view's table
@@ -176,18 +189,20 @@ def _part_allowed(buyer_id: str, supplier: Any, part: Any, grant: Any) -> Column
     return and_(shipped, or_(grant.c.part_scope == PartScope.SHIPPED.value, listed))
 
 
-def shipments_condition(buyer_id: str, purpose: Purpose, today: date) -> ColumnElement[bool]:
+@functools.cache
+def shipments_condition() -> ColumnElement[bool]:
     """The lot_shipments rows a buyer may read: its own shipments, of a supplier whose
-    agreement in force shares lot_trace for the purpose, of a part in its scope."""
-    grant = agreements_in_force(buyer_id, "lot_trace", purpose, today).subquery("grant")
+    agreement in force shares lot_trace for the purpose, of a part in its scope (over the
+    RULE_ parameters: bind `rule_values` on the statement)."""
+    grant = agreements_in_force(RULE_BUYER, "lot_trace", RULE_PURPOSE, RULE_TODAY).subquery("grant")
     s = lot_shipments.c
     return and_(
-        s.buyer_id == buyer_id,
+        s.buyer_id == RULE_BUYER,
         exists(
             select(grant.c.agreement_id)
             .where(
                 grant.c.supplier_id == s.supplier_id,
-                _part_allowed(buyer_id, s.supplier_id, s.part_number, grant),
+                _part_allowed(RULE_BUYER, s.supplier_id, s.part_number, grant),
             )
             .correlate_except(grant)
         ),
@@ -195,7 +210,7 @@ def shipments_condition(buyer_id: str, purpose: Purpose, today: date) -> ColumnE
 
 
 def buyer_condition(
-    view: str, table: Table, buyer_id: str, purpose: Purpose, today: date
+    view: str, table: Table, buyer_id: Any, purpose: Any, today: Any
 ) -> ColumnElement[bool]:
     """The rows of `table` a buyer may read (see the module's docstring)."""
     grant = agreements_in_force(buyer_id, view, purpose, today).subquery("grant")
@@ -232,13 +247,24 @@ def access_condition(
         case Role.SUPPLIER:
             return table.c.supplier_id == caller.org_id
         case Role.BUYER:
-            return buyer_condition(view, table, caller.org_id, purpose, today)
+            return _buyer_rules(view)
         case _:
             raise Denied(
                 403,
                 f"a {caller.role.value} reads the programme roll-ups (/v1/programme/...), "
                 "not a supplier's rows",
             )
+
+
+@functools.cache
+def _buyer_rules(view: str) -> ColumnElement[bool]:
+    """`buyer_condition` for `view` over the RULE_ parameters (see `rule_values`)."""
+    return buyer_condition(view, view_table(view), RULE_BUYER, RULE_PURPOSE, RULE_TODAY)
+
+
+def rule_values(caller: Caller, purpose: Purpose, today: date) -> dict[str, Any]:
+    """The values of the RULE_ parameters for this caller's request."""
+    return {"rule_buyer": caller.org_id, "rule_purpose": purpose.value, "rule_today": today}
 
 
 def _day(value: str, name: str) -> date:
@@ -341,17 +367,33 @@ def view_query(
     key columns; `where`: further conditions (the lot asked for); `Denied` for what the
     rules or the filters refuse."""
     table = view_table(view)
+    conditions = [
+        access_condition(caller, view, table, purpose, today),
+        *filter_conditions(view, table, filters, caller),
+        *where,
+    ]
+    query, keys = page_query(caller, view, conditions, limit=limit, cursor=cursor)
+    if caller.role == Role.BUYER:
+        query = query.params(rule_values(caller, purpose, today))
+    return query, keys
+
+
+def page_query(
+    caller: Caller,
+    view: str,
+    conditions: Sequence[ColumnElement[bool]],
+    *,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[Select[Any], list[str]]:
+    """One page of `view` under `conditions`, in key order, the columns `caller`'s role
+    gets (`view_query` adds the sharing rules)."""
+    table = view_table(view)
     keys = KEYS[view]
     hidden = HIDDEN_FROM_BUYERS.get(view, frozenset()) if caller.role == Role.BUYER else ()
     columns = [c for c in table.c if c.name not in hidden]
     order = [_sortable(table, k) for k in keys]
-    query = (
-        select(*columns)
-        .where(access_condition(caller, view, table, purpose, today))
-        .where(*filter_conditions(view, table, filters, caller), *where)
-        .order_by(*order)
-        .limit(limit + 1)
-    )
+    query = select(*columns).where(*conditions).order_by(*order).limit(limit + 1)
     if cursor:
         after = _decode_cursor(cursor, table, keys)
         query = query.where(tuple_(*order) > tuple_(*[literal(v) for v in after]))

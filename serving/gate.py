@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from governance import audit
 from governance.models import Purpose, Role
-from governance.parties import Parties
+from governance.parties import Parties, org_of_key
 from governance.sharing import AgreementNotFound, SharingError
 from sangsaeng.db import first_line
 from serving.access import Caller, Denied, parse_purpose
@@ -103,14 +103,18 @@ class Gate:
             sent += [part for pair in request.query_params.multi_items() for part in pair]
             if any("\x00" in part for part in sent):
                 raise Denied(400, "the request holds a NUL character: remove it")
-            caller = self.caller_of(key)
-            if caller is None:
-                raise Denied(401, "missing or unknown X-API-Key: ask the operator for a key")
-            purpose = parse_purpose(purpose_header) if purpose_needed or purpose_header else None
-            with self.engine.begin() as conn:
+            with self.engine.connect() as conn, conn.begin() as transaction:
+                found = org_of_key(conn, key)  # in the read's transaction: one connection
+                if found is None:
+                    raise Denied(401, "missing or unknown X-API-Key: ask the operator for a key")
+                caller = Caller(*found)
+                purpose = (
+                    parse_purpose(purpose_header) if purpose_needed or purpose_header else None
+                )
                 result, done = read(conn, caller, purpose)
-                audit.append(
+                audit.append_and_commit(
                     conn,
+                    transaction,
                     _fitted(
                         audit.Read(
                             caller.org_id,

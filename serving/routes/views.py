@@ -27,6 +27,7 @@ from serving.access import (
     agreements_in_force,
     out_value,
     page_of,
+    rule_values,
     shipments_condition,
     view_query,
     view_table,
@@ -49,7 +50,7 @@ def _cell(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def _csv(page_columns: list[str], rows: list[dict[str, Any]]) -> str:
+def csv_of(page_columns: list[str], rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=page_columns, extrasaction="ignore")
     writer.writeheader()
@@ -113,7 +114,11 @@ def _view(app: FastAPI, gate: Gate) -> None:
             assert purpose is not None
             view_table(view)  # 404 for a name that is no shareable view
             on = gate.today()  # once: the check and the query judge the same day
-            if caller.role == Role.BUYER:
+            query, keys = view_query(caller, view, purpose, on, filters, limit=limit, cursor=cursor)
+            page = page_of(query, conn.execute(query).all(), keys, limit)
+            # No row: is it that nothing matches, or that nothing is shared? (Asked only
+            # then: a row proves an agreement, and a read saves the query.)
+            if not page.rows and caller.role == Role.BUYER:
                 grants = conn.execute(agreements_in_force(caller.org_id, view, purpose, on)).all()
                 if not grants:
                     raise Denied(
@@ -121,12 +126,10 @@ def _view(app: FastAPI, gate: Gate) -> None:
                         f"no agreement in force shares {view} with you for {purpose.value}: "
                         "a supplier's agreement names the views and purposes it allows",
                     )
-            query, keys = view_query(caller, view, purpose, on, filters, limit=limit, cursor=cursor)
-            page = page_of(query, conn.execute(query).all(), keys, limit)
             done = Done(suppliers=page.suppliers, rows=len(page.rows))
             if accept and "text/csv" in accept:
                 headers = {"X-Next-Cursor": page.next_cursor} if page.next_cursor else {}
-                body = _csv(page.columns, page.rows)
+                body = csv_of(page.columns, page.rows)
                 return Response(body, media_type="text/csv", headers=headers), done
             return ViewPage(
                 view=view, columns=page.columns, rows=page.rows, next_cursor=page.next_cursor
@@ -169,7 +172,9 @@ def _lot(app: FastAPI, gate: Gate) -> None:
                     s.supplier_id == row["supplier_id"], s.lot_id == lot
                 )
                 if caller.role == Role.BUYER:  # its own shipments, of parts in its scope
-                    shipped = shipped.where(shipments_condition(caller.org_id, purpose, on))
+                    shipped = shipped.where(shipments_condition()).params(
+                        rule_values(caller, purpose, on)
+                    )
                 shipments = [
                     {k: out_value(v) for k, v in r._mapping.items()}
                     for r in conn.execute(shipped.order_by(s.shipped_at, s.shipment_id))

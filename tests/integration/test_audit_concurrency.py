@@ -1,0 +1,68 @@
+"""Appends racing for the audit trail keep one unbroken chain: threads of one process
+(which queue on the process's lock) and engines of their own (standing for other
+processes, which queue on the database's lock), on SQLite and PostgreSQL."""
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from governance import audit
+from governance.models import AuditEntry, AuditSupplier
+from sangsaeng.db import make_engine
+
+pytestmark = pytest.mark.integration
+THREADS = 6
+EACH = 25
+
+
+def test_racing_appends_make_one_unbroken_chain(db_url: str) -> None:
+    shared = make_engine(db_url)
+    own = [make_engine(db_url) for _ in range(THREADS // 2)]
+    engines = [shared] * (THREADS - len(own)) + own
+    failures: list[BaseException] = []
+    start = threading.Barrier(THREADS)
+
+    def appender(n: int, engine: Engine) -> None:
+        try:
+            start.wait()
+            for i in range(EACH):
+                read = audit.Read(
+                    f"B{n}",
+                    "buyer",
+                    "quality",
+                    "GET",
+                    f"/v1/views/oee_daily?{i}",
+                    200,
+                    "oee_daily",
+                    {"supplier": f"S{n}"},
+                    {f"S{n}": i + 1},
+                    i + 1,
+                )
+                audit.record(engine, read)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=appender, args=(n, e)) for n, e in enumerate(engines)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not failures, failures
+    found = audit.verify(shared)
+    assert found.intact, found.problem
+    assert found.rows == THREADS * EACH
+    with shared.connect() as conn:
+        seqs = conn.scalars(select(AuditEntry.__table__.c.seq).order_by("seq")).all()
+        per_supplier = dict(
+            conn.execute(
+                select(AuditSupplier.__table__.c.supplier_id, func.count()).group_by(
+                    AuditSupplier.__table__.c.supplier_id
+                )
+            ).all()
+        )
+    assert seqs == list(range(1, THREADS * EACH + 1))  # no gap, none twice
+    assert per_supplier == {f"S{n}": EACH for n in range(THREADS)}
+    for engine in {*engines}:
+        engine.dispose()
