@@ -61,6 +61,7 @@ def demo() -> None:
     _per_supplier(engine, world, report)
     _views_summary(engine)
     _readers(current, engine, world)
+    _alerts(current)
     engine.dispose()
     console.print(
         "Rejected events and why: `sangsaeng quarantine list --supplier S0001`. The Dagster "
@@ -150,6 +151,17 @@ def _land(current: Settings, engine: "Engine") -> None:
     with console.status("Refreshing the views (the Dagster `views` job)…"):
         views = run_views(current, only_if_touched=True)
     print_views_report(views)
+
+
+def _alerts(current: Settings) -> None:
+    from orchestration.run import run_alerts
+
+    with console.status("Evaluating the quality alert rules (the Dagster `alerts` job)…"):
+        figures = run_alerts(current)
+    console.print(
+        f"[green]✓[/] {figures.get('new_alerts', 0)} quality alerts raised for buyers "
+        "(`sangsaeng alerts list`; buyers read them at /v1/alerts)"
+    )
 
 
 def _readers(current: Settings, engine: "Engine", world: Any) -> None:

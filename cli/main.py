@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from cli import (
     agreements,
+    alerts,
     api,
     audit,
     db,
@@ -59,6 +60,7 @@ for group in (
     sponsorships,
     agreements,
     audit,
+    alerts,
     api,
 ):
     group.register(app)

@@ -262,3 +262,96 @@ class AuditSupplier(PlatformBase):
     supplier_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(ForeignKey("audit_log.seq"), primary_key=True)
     rows: Mapped[int] = mapped_column(Integer)  # of the read's rows, this supplier's
+
+
+# -- quality alerts (the lifecycle of Catena-X CX-0125 quality notifications) ---------
+
+
+class AlertStatus(StrEnum):
+    """CREATED (recorded) -> SENT (the buyer's webhook took it) -> ACKNOWLEDGED (by the
+    buyer) -> CLOSED (by either party). An alert without a webhook stays CREATED until
+    the buyer reads and acknowledges it."""
+
+    CREATED = "CREATED"
+    SENT = "SENT"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    CLOSED = "CLOSED"
+
+
+class AlertRule(StrEnum):
+    """What raised an alert."""
+
+    PPM = "ppm_above_threshold"
+    CPK = "cpk_below_1.33"
+    OTIF = "otif_below_target"
+    SHIPPED_FAIL = "final_fail_after_shipment"
+    RAISED = "raised_by_supplier"
+
+
+class QualityAlert(PlatformBase):
+    """One alert to one buyer about one supplier's subject (a part's week, a lot, ...);
+    a rule raises it once per buyer and subject however often it is evaluated."""
+
+    __tablename__ = "quality_alert"
+    __table_args__ = (
+        UniqueConstraint("rule", "supplier_id", "buyer_id", "subject", name="once_per_subject"),
+    )
+
+    alert_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(32))
+    supplier_id: Mapped[str] = mapped_column(ForeignKey("organisation.org_id"), index=True)
+    buyer_id: Mapped[str] = mapped_column(ForeignKey("organisation.org_id"), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    part_number: Mapped[str | None] = mapped_column(String(100))
+    lot_id: Mapped[str | None] = mapped_column(String(300))
+    period: Mapped[date | None] = mapped_column(Date)  # the day or week's Monday it is about
+    value: Mapped[float | None] = mapped_column(Double)
+    threshold: Mapped[float | None] = mapped_column(Double)
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=AlertStatus.CREATED, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # webhook deliveries tried
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class PartThreshold(PlatformBase):
+    """A part's ppm limit for the ppm rule (parts without one use the default)."""
+
+    __tablename__ = "part_threshold"
+
+    supplier_id: Mapped[str] = mapped_column(ForeignKey("organisation.org_id"), primary_key=True)
+    part_number: Mapped[str] = mapped_column(String(100), primary_key=True)
+    max_ppm: Mapped[float] = mapped_column(Double)
+
+
+class AlertWebhook(PlatformBase):
+    """Where a buyer takes its alerts: an HTTPS (or, on 127.0.0.1, HTTP) URL and the
+    shared secret their HMAC-SHA256 signatures use (kept, not hashed: it signs)."""
+
+    __tablename__ = "alert_webhook"
+
+    buyer_id: Mapped[str] = mapped_column(ForeignKey("organisation.org_id"), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AlertDelivery(PlatformBase):
+    """One webhook delivery attempt: the delivery log."""
+
+    __tablename__ = "alert_delivery"
+
+    delivery_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    alert_id: Mapped[str] = mapped_column(ForeignKey("quality_alert.alert_id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    url: Mapped[str] = mapped_column(Text)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    delivered: Mapped[bool] = mapped_column(default=False)

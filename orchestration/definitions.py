@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from orchestration.defs.alerts.definitions import definitions as alerts_definitions
 from orchestration.defs.ingest.definitions import definitions as ingest_definitions
 from orchestration.defs.views.definitions import definitions as views_definitions
 from sangsaeng.settings import Settings, get_settings
@@ -10,7 +11,9 @@ from sangsaeng.settings import Settings, get_settings
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """The platform's definitions, configured from `settings` (the environment if None)."""
     settings = settings or get_settings()
-    return dg.Definitions.merge(ingest_definitions(settings), views_definitions(settings))
+    return dg.Definitions.merge(
+        ingest_definitions(settings), views_definitions(settings), alerts_definitions(settings)
+    )
 
 
 @dg.definitions

@@ -1,4 +1,5 @@
-"""Runs the `ingest` and `views` jobs in this process (no daemon), batch after batch if asked.
+"""Runs the `ingest`, `views` and `alerts` jobs in this process (no daemon), batch after
+batch if asked.
 
 `sangsaeng ingest`, `sangsaeng views refresh` and the demo call this: the same jobs the
 sensors start, executed in-process on the state dir's persistent Dagster instance (so
@@ -12,12 +13,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import dagster as dg
 from dagster._core.errors import DagsterMaxRetriesExceededError  # not exported by dagster
 
 from orchestration.definitions import build_definitions
+from orchestration.defs.alerts.definitions import ALERTS_JOB
 from orchestration.defs.conventions import TRANSIENT_RETRIES
 from orchestration.defs.ingest.jobs import INGEST_JOB, ingest_config
 from orchestration.defs.ingest.resources import DatabaseResource
@@ -233,3 +236,19 @@ def run_views(
                 )
             )
     return report
+
+
+def run_alerts(settings: Settings, today: date | None = None) -> dict[str, int]:
+    """Run the alerts job once (the rules, then the webhooks due); returns its figures
+    (findings, new_alerts, webhooks_sent, webhooks_failed, webhooks_given_up). `today`:
+    the programme day agreements are judged on (default: today in Seoul)."""
+    job = build_definitions(settings).resolve_job_def(ALERTS_JOB)
+    config = {"today": today.isoformat()} if today else {}
+    with persistent_instance(settings) as instance:
+        result = _execute(
+            job, instance, run_config={"ops": {"quality_alerts": {"config": config}}, **QUIET}
+        )
+    for event in result.get_asset_materialization_events():
+        meta = event.step_materialization_data.materialization.metadata
+        return {k: int(_value(v)) for k, v in meta.items()}
+    return {}

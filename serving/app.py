@@ -24,7 +24,7 @@ from governance.models import Purpose
 from sangsaeng import __version__
 from sangsaeng.http import service_app
 from serving.gate import Gate
-from serving.routes import me, programme, views
+from serving.routes import alerts, me, programme, views
 
 PROGRAMME_ZONE = ZoneInfo("Asia/Seoul")  # an agreement's dates are the programme's days
 
@@ -67,6 +67,7 @@ def create_app(engine: Engine, *, today: Callable[[], date] = programme_today) -
     views.register(app, gate)
     me.register(app, gate)
     programme.register(app, gate)
+    alerts.register(app, gate)
     return app
 
 

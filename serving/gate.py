@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from governance import audit
+from governance.alerts import AlertNotFound
 from governance.models import Purpose, Role
 from governance.parties import Parties, org_of_key
 from governance.sharing import AgreementNotFound, SharingError
@@ -134,7 +135,7 @@ class Gate:
             return result
         except Denied as exc:
             return self.refuse(request, exc.status, exc.reason, view)
-        except AgreementNotFound as exc:
+        except (AgreementNotFound, AlertNotFound) as exc:
             return self.refuse(request, 404, str(exc), view)
         except SharingError as exc:
             return self.refuse(request, 400, str(exc), view)

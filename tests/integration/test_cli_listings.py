@@ -154,8 +154,10 @@ def test_suppliers_list_formats_with_a_64_character_id(db_url, kafka_bootstrap, 
     assert "Hanbit" in out["table"]
 
 
-def test_schemas_register_and_list_formats(shared_registry, tmp_path):
-    env = registry_env(shared_registry, state_dir=str(tmp_path))
+def test_schemas_register_and_list_formats(registry, tmp_path):
+    # A registry of its own: "list" shows each subject's latest version, which a test
+    # evolving a schema in the shared registry would make newer than what is registered.
+    env = registry_env(registry, state_dir=str(tmp_path))
 
     registered = listing(env, "schemas", "register")
     listed = listing(env, "schemas", "list")

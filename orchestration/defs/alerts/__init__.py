@@ -1,0 +1,1 @@
+"""Quality alerts: the rules after each views refresh, and the webhook deliveries."""

@@ -1,0 +1,186 @@
+"""Webhook delivery of quality alerts: each CREATED alert of a buyer with a webhook is
+POSTed to it as JSON, signed, until the buyer's endpoint answers 2xx (SENT); a failed
+attempt is logged (`alert_delivery`) and tried again after a backoff that doubles from
+BACKOFF_FIRST_S up to BACKOFF_MAX_S, MAX_ATTEMPTS times in all.
+
+The signature is the one Stripe and GitHub taught receivers to check:
+`X-Sangsaeng-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` with the
+buyer's webhook secret; a receiver recomputes it over the raw body, compares in constant
+time, and refuses a `t` far from its clock (replays). `X-Sangsaeng-Alert` carries the
+alert id (deliveries are at least once: a receiver dedupes on it).
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Engine
+
+from governance.alerts import alert, webhook
+from governance.models import AlertDelivery, AlertStatus, utcnow
+from serving.access import out_value
+
+log = logging.getLogger(__name__)
+SIGNATURE_HEADER = "X-Sangsaeng-Signature"
+ALERT_HEADER = "X-Sangsaeng-Alert"
+BACKOFF_FIRST_S = 30.0
+BACKOFF_MAX_S = 3_600.0
+MAX_ATTEMPTS = 8
+TIMEOUT_S = 10.0
+delivery = AlertDelivery.__table__
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value for `body` sent at `timestamp`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify_signature(
+    secret: str, header: str, body: bytes, now: int, tolerance_s: int = 300
+) -> bool:
+    """What a receiver checks (here for the tests and for receivers written in Python)."""
+    try:
+        parts = dict(p.split("=", 1) for p in header.split(","))
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(now - timestamp) > tolerance_s:
+        return False
+    return hmac.compare_digest(signature(secret, timestamp, body), header)
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed attempt."""
+    return timedelta(seconds=min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** max(0, attempts - 1)))
+
+
+def payload(row: Any) -> dict[str, Any]:
+    """An alert as its webhook body carries it."""
+    fields = (
+        "alert_id",
+        "rule",
+        "supplier_id",
+        "buyer_id",
+        "subject",
+        "part_number",
+        "lot_id",
+        "period",
+        "value",
+        "threshold",
+        "message",
+        "created_at",
+    )
+    out = {}
+    for name in fields:
+        value = out_value(getattr(row, name))
+        out[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    return {"type": "quality_alert", "status": AlertStatus.SENT.value, "alert": out}
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """What one pass delivered."""
+
+    sent: int = 0
+    failed: int = 0
+    given_up: int = 0
+
+
+def deliver_due(
+    engine: Engine,
+    now: datetime | None = None,
+    *,
+    client: httpx.Client | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Deliveries:
+    """POST every alert whose next attempt is due by `now` (default: `clock()`), the next
+    attempts scheduled from `now`; the signatures carry the `clock()` time they are sent
+    at (what a receiver compares with its own clock). Returns what happened."""
+    now = now or clock()
+    with engine.connect() as conn:
+        due = conn.execute(
+            select(alert, webhook.c.url, webhook.c.secret)
+            .join(webhook, webhook.c.buyer_id == alert.c.buyer_id)
+            .where(
+                alert.c.status == AlertStatus.CREATED.value,
+                alert.c.next_attempt_at.is_not(None),
+                alert.c.next_attempt_at <= now,
+            )
+            .order_by(alert.c.next_attempt_at, alert.c.alert_id)
+        ).all()
+    sent = failed = given_up = 0
+    own = client is None
+    http = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
+    try:
+        for row in due:
+            outcome = _attempt(http, row, clock)
+            attempt = row.attempts + 1
+            with engine.begin() as conn:
+                conn.execute(
+                    insert(delivery).values(
+                        alert_id=row.alert_id,
+                        attempt=attempt,
+                        at=now,
+                        url=row.url,
+                        status_code=outcome[0],
+                        error=outcome[1],
+                        delivered=outcome[1] is None,
+                    )
+                )
+                values: dict[str, Any] = {"attempts": attempt}
+                if outcome[1] is None:
+                    values |= {"status": AlertStatus.SENT.value, "sent_at": now}
+                    values["next_attempt_at"] = None
+                    sent += 1
+                elif attempt >= MAX_ATTEMPTS:
+                    values["next_attempt_at"] = None  # the buyer still reads it over the API
+                    given_up += 1
+                    log.warning(
+                        "alert %s: %d webhook attempts to %s failed, the last: %s; no more",
+                        row.alert_id,
+                        attempt,
+                        row.url,
+                        outcome[1],
+                    )
+                else:
+                    values["next_attempt_at"] = now + backoff(attempt)
+                    failed += 1
+                conn.execute(
+                    update(alert)
+                    .where(
+                        alert.c.alert_id == row.alert_id,
+                        alert.c.status == AlertStatus.CREATED.value,
+                    )
+                    .values(**values)
+                )
+    finally:
+        if own:
+            http.close()
+    return Deliveries(sent, failed, given_up)
+
+
+def _attempt(
+    http: httpx.Client, row: Any, clock: Callable[[], datetime]
+) -> tuple[int | None, str | None]:
+    """(status code, error: None when delivered)."""
+    body = json.dumps(payload(row), ensure_ascii=False, sort_keys=True).encode()
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: signature(row.secret, int(clock().timestamp()), body),
+        ALERT_HEADER: row.alert_id,
+    }
+    try:
+        response = http.post(row.url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:2_000]
+    if 200 <= response.status_code < 300:
+        return response.status_code, None
+    return response.status_code, f"HTTP {response.status_code}: {response.text[:500]}"
