@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench bench-pipeline bench-views faults ui postgres-server clean help
+.PHONY: setup demo test lint bench bench-pipeline bench-views bench-api faults ui postgres-server clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -61,6 +61,9 @@ bench-pipeline: setup  ## ingest of 1M events vs bare consume + decode, SQLite a
 
 bench-views: setup  ## views: incremental refresh vs full rebuild on 10M events, both databases; event -> view latency (over an hour)
 	$(BIN)/python -m benchmarks.views
+
+bench-api: setup  ## buyer API: 50 clients over views of 10M events vs a ceiling without rules and audit (about 45 min; --keep reuses the build)
+	$(BIN)/python -m benchmarks.api
 
 faults: setup  ## the fault suite: broker, gateway, ingest, PostgreSQL faults and poison (~10 min)
 	$(BIN)/python -m benchmarks.faults
