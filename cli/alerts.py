@@ -54,6 +54,12 @@ def alerts_list(
         if value:
             query = query.where(column == value)
     if status:
+        from governance.alerts import AlertError
+        from governance.models import AlertStatus
+
+        names = [s.value for s in AlertStatus]
+        if status.upper() not in names:
+            raise AlertError(f"unknown status {status!r}: one of {', '.join(names)}")
         query = query.where(a.status == status.upper())
     with engine().connect() as conn:
         rows = [

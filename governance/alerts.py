@@ -259,14 +259,25 @@ def close(
 
 
 def check_webhook_url(url: str) -> str:
-    """An http(s) URL with a host; plain http only to this machine (a test receiver)."""
-    parts = urlsplit(url.strip())
-    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise AlertError(f"webhook URL {url!r} is not an http(s) URL with a host")
-    if parts.scheme == "http" and not local:
-        raise AlertError(f"webhook URL {url!r}: use https (plain http only to 127.0.0.1)")
-    return url.strip()
+    """An http(s) URL with a host (and a valid port, no spaces or control characters);
+    plain http only to this machine (a test receiver)."""
+    url = url.strip()
+    problem = None
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port that is no number in range
+    except ValueError as exc:
+        parts, problem = None, str(exc)
+    if parts is not None and (parts.scheme not in ("https", "http") or not parts.hostname):
+        problem = "not an http(s) URL with a host"
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        problem = "it holds a space or a control character"
+    if problem:
+        raise AlertError(f"webhook URL {url[:200]!r}: {problem}")
+    assert parts is not None
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise AlertError(f"webhook URL {url[:200]!r}: use https (plain http only to 127.0.0.1)")
+    return url
 
 
 def set_webhook(conn: Connection, buyer_id: str, url: str, now: datetime) -> str:

@@ -5,12 +5,12 @@ audit row of its own and `{"detail": ...}` with its status."""
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -28,6 +28,16 @@ API_KEY = APIKeyHeader(
     description="Your organisation's API key (`sangsaeng orgs add-key ORG`).",
     auto_error=False,  # a missing key is answered, and audited, by the gate
 )
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("holds a NUL character: remove it")
+    return value
+
+
+# A string field of a request body: a NUL is refused (400) like one in the path or query.
+BodyText = Annotated[str, AfterValidator(_no_nul)]
 
 
 class Problem(BaseModel):

@@ -179,7 +179,8 @@ def _attempt(
     }
     try:
         response = http.post(row.url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
+    except Exception as exc:
+        # (httpx.InvalidURL is no HTTPError): logged and retried, the others go on
         return None, f"{type(exc).__name__}: {exc}"[:2_000]
     if 200 <= response.status_code < 300:
         return response.status_code, None

@@ -23,20 +23,22 @@ from governance.models import AlertDelivery, Purpose, Role, utcnow
 from governance.sharing import read_agreements
 from pipelines.alerts import shipped_parts
 from serving.access import Caller, Denied, out_value
-from serving.gate import API_KEY, RESPONSES, Done, Gate
+from serving.gate import API_KEY, RESPONSES, BodyText, Done, Gate
 
 
 class RaiseRequest(BaseModel):
-    message: str = Field(description="What happened and what you do about it.", max_length=4000)
-    buyers: list[str] = Field(
+    message: BodyText = Field(
+        description="What happened and what you do about it.", max_length=4000
+    )
+    buyers: list[BodyText] = Field(
         default_factory=list, description="Who receives it (default: every buyer who may)."
     )
-    part_number: str | None = Field(None, max_length=100)
-    lot_id: str | None = Field(None, max_length=300)
+    part_number: BodyText | None = Field(None, max_length=100)
+    lot_id: BodyText | None = Field(None, max_length=300)
 
 
 class WebhookRequest(BaseModel):
-    url: str = Field(
+    url: BodyText = Field(
         description="https URL the platform POSTs your new alerts to (http only to 127.0.0.1).",
         max_length=2000,
     )

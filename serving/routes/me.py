@@ -19,13 +19,13 @@ from serving.access import (
     MAX_LIMIT,
     Caller,
 )
-from serving.gate import API_KEY, RESPONSES, Done, Gate
+from serving.gate import API_KEY, RESPONSES, BodyText, Done, Gate
 
 
 class NarrowRequest(BaseModel):
-    views: list[str] | None = None
-    purposes: list[str] | None = None
-    parts: list[str] | None = Field(
+    views: list[BodyText] | None = None
+    purposes: list[BodyText] | None = None
+    parts: list[BodyText] | None = Field(
         None, description="Only these of the parts shipped to the buyer."
     )
     valid_to: date | None = None

@@ -323,3 +323,55 @@ def test_the_dagster_alerts_job_records_them(programme: Any, db_url: str, tmp_pa
     assert (figures["findings"], figures["new_alerts"]) == (4, 4)
     assert len(alerts_in(engine)) == 4
     assert run_alerts(settings, today=TODAY)["new_alerts"] == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[::1",
+        "http://127.0.0.1:abc/h",
+        "https://example.org:99999/h",
+        "https://exa mple.org/h",
+        "https://example.org/\u0000",
+        "ftp://example.org/h",
+        "http://example.org/h",
+        "",
+    ],
+)
+def test_a_webhook_url_that_cannot_be_posted_to_is_refused(programme: Any, url: str) -> None:
+    _, client, keys = programme
+    put = call(client, "PUT", keys["B1"], "/v1/me/webhook", json={"url": url})
+    assert put.status_code == 400, put.text
+    assert "url" in put.json()["detail"].lower()
+
+
+def test_nul_in_a_body_is_refused_and_one_broken_webhook_blocks_no_other(programme: Any) -> None:
+    engine, client, keys = programme
+    nul = call(client, "POST", keys["S1"], "/v1/me/alerts", json={"message": "x\u0000y"})
+    assert nul.status_code == 400 and "NUL" in nul.json()["detail"]
+    # A URL stored by hand that httpx cannot even parse: its alerts fail and are retried,
+    # the other buyer's are delivered.
+    receiver = Receiver()
+    try:
+        from governance.alerts import set_webhook, webhook
+
+        with engine.begin() as conn:
+            set_webhook(conn, "B1", "http://127.0.0.1:1/h", NOW)
+            conn.execute(
+                update(webhook)
+                .where(webhook.c.buyer_id == "B1")
+                .values(url="http://127.0.0.1:abc/h")
+            )
+            receiver.secret = set_webhook(conn, "B2", receiver.url, NOW)
+        # B2 reads S1's quality data again: a second sponsorship, its default agreement
+        add_sponsorship(engine, "B2", "S1", "Bores 3", TODAY - timedelta(days=30))
+        raised = call(client, "POST", keys["S1"], "/v1/me/alerts", json={"message": "Recall"})
+        assert raised.status_code == 200, raised.text
+        done = deliver_due(engine)  # raised just now (the API's clock)
+        assert done.failed >= 1 and len(receiver.received) == 1  # B2's got through (a 500)
+        a = alert.c
+        with engine.connect() as conn:
+            b1 = conn.execute(select(a.attempts, a.next_attempt_at).where(a.buyer_id == "B1")).all()
+        assert b1 and all(n == 1 and due is not None for n, due in b1)
+    finally:
+        receiver.close()
