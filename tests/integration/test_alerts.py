@@ -15,13 +15,24 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 
 from governance.alerts import alert
-from governance.models import AlertStatus, PartThreshold, SharingAgreement
+from governance.models import (
+    AgreementPart,
+    AgreementPurpose,
+    AgreementStatus,
+    AgreementView,
+    AlertStatus,
+    PartScope,
+    PartThreshold,
+    SharingAgreement,
+)
 from governance.parties import Parties
-from governance.sharing import Change, add_sponsorship, narrow
+from governance.sharing import Agreement, Change, add_agreement, add_sponsorship, narrow
 from pipelines.alerts import evaluate
 from pipelines.views.refresh import refresh
 from sangsaeng.settings import load_settings
@@ -375,3 +386,116 @@ def test_nul_in_a_body_is_refused_and_one_broken_webhook_blocks_no_other(program
         assert b1 and all(n == 1 and due is not None for n, due in b1)
     finally:
         receiver.close()
+
+
+# -- property: the alerts reach exactly the buyers a naive reading of the rules allows --
+
+RULE_VIEWS = {
+    "ppm_above_threshold": "quality_daily",
+    "cpk_below_1.33": "capability_weekly",
+    "otif_below_target": "delivery_weekly",
+    "final_fail_after_shipment": "lot_trace",
+}
+SHIPPED = {("B1", "X"), ("B2", "Y")}  # the programme's shipments: part X to B1, Y to B2
+PPM = {"X": 5_000.0, "Y": 3_000.0}  # the programme's final inspections
+
+# Weighted towards agreements in force for quality, where the rules have most to get wrong.
+agreement_draw = st.tuples(
+    st.sampled_from(["B1", "B2"]),
+    st.sets(st.sampled_from(sorted(RULE_VIEWS.values())), min_size=1),
+    st.sampled_from([{"quality"}, {"quality"}, {"quality", "delivery"}, {"delivery"}, set()]),
+    st.none() | st.sets(st.sampled_from(["X", "Y"])),  # None: the parts shipped
+    st.sampled_from(["current", "open", "current", "expired", "future"]),
+    st.sampled_from([False, False, True]),  # revoked
+)
+
+
+def _in_force(kind: str, revoked: bool) -> bool:
+    return kind in ("current", "open") and not revoked
+
+
+def oracle(
+    agreements: list[tuple[str, set[str], set[str], set[str] | None, str, bool]],
+    limits: dict[str, float],
+) -> set[tuple[str, str, str]]:
+    """(rule, buyer, part) the rules should alert, read straight from their statement."""
+
+    def allowed(buyer: str, view: str, part: str) -> bool:
+        return (buyer, part) in SHIPPED and any(
+            b == buyer
+            and _in_force(kind, revoked)
+            and view in views
+            and "quality" in purposes
+            and (listed is None or part in listed)
+            for b, views, purposes, listed, kind, revoked in agreements
+        )
+
+    hits = [("ppm_above_threshold", p) for p in ("X", "Y") if PPM[p] > limits[p]]
+    hits += [("cpk_below_1.33", "X"), ("otif_below_target", "X"), ("otif_below_target", "Y")]
+    hits += [("final_fail_after_shipment", "X")]
+    return {
+        (rule, buyer, part)
+        for rule, part in hits
+        for buyer in ("B1", "B2")
+        if allowed(buyer, RULE_VIEWS[rule], part)
+    }
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    agreements=st.lists(agreement_draw, max_size=4),
+    limits=st.fixed_dictionaries(
+        {p: st.sampled_from([500.0, 4_000.0, 10_000.0]) for p in ("X", "Y")}
+    ),
+)
+def test_alerts_reach_exactly_the_buyers_the_rules_allow(
+    programme: Any,
+    agreements: list[tuple[str, set[str], set[str], set[str] | None, str, bool]],
+    limits: dict[str, float],
+) -> None:
+    engine, _, _ = programme
+    spans = {
+        "current": (TODAY - timedelta(days=10), TODAY + timedelta(days=10)),
+        "expired": (TODAY - timedelta(days=30), TODAY - timedelta(days=1)),
+        "future": (TODAY + timedelta(days=1), None),
+        "open": (TODAY, None),
+    }
+    with engine.begin() as conn:
+        conn.execute(delete(alert))
+        for table in (AgreementView, AgreementPurpose, AgreementPart, SharingAgreement):
+            conn.execute(delete(table.__table__))
+        conn.execute(delete(PartThreshold.__table__))
+        conn.execute(
+            PartThreshold.__table__.insert(),
+            [{"supplier_id": "S1", "part_number": p, "max_ppm": m} for p, m in limits.items()],
+        )
+        for n, (buyer, views, purposes, listed, kind, revoked) in enumerate(agreements):
+            start, end = spans[kind]
+            add_agreement(
+                conn,
+                Agreement(
+                    f"AG{n}",
+                    "S1",
+                    buyer,
+                    None,
+                    frozenset(views),
+                    frozenset(purposes),
+                    PartScope.SHIPPED if listed is None else PartScope.LISTED,
+                    frozenset(listed or ()),
+                    start,
+                    end,
+                    AgreementStatus.REVOKED if revoked else AgreementStatus.ACTIVE,
+                ),
+            )
+    note(f"agreements={agreements!r} limits={limits!r}")
+    evaluate(engine, TODAY - timedelta(days=14), TODAY, NOW)
+    a = alert.c
+    with engine.connect() as conn:
+        got = {
+            (r.rule, r.buyer_id, r.part_number)
+            for r in conn.execute(select(a.rule, a.buyer_id, a.part_number, a.supplier_id))
+            if r.supplier_id == "S1"
+        }
+    assert got == oracle(agreements, limits)
