@@ -17,7 +17,9 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, exists, insert, select, update
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from governance.models import (
@@ -88,26 +90,17 @@ def recipients(
 
 
 def record_alerts(conn: Connection, alerts: Iterable[NewAlert], now: datetime) -> list[str]:
-    """Record the alerts not recorded yet (one per rule, supplier, buyer and subject);
-    returns the ids of those new. Webhook delivery is due at once for each."""
+    """Record the alerts not recorded yet (one per rule, supplier, buyer and subject:
+    two evaluations racing record each once, the loser's insert doing nothing); returns
+    the ids of those new. Webhook delivery is due at once where the buyer has one."""
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    hooked = set(conn.scalars(select(webhook.c.buyer_id)))
     added = []
     for a in alerts:
-        known = conn.execute(
-            select(alert.c.alert_id).where(
-                alert.c.rule == a.rule,
-                alert.c.supplier_id == a.supplier_id,
-                alert.c.buyer_id == a.buyer_id,
-                alert.c.subject == a.subject[:300],
-            )
-        ).first()
-        if known:
-            continue
         alert_id = str(uuid.uuid4())
-        has_webhook = conn.execute(
-            select(exists().where(webhook.c.buyer_id == a.buyer_id))
-        ).scalar()
-        conn.execute(
-            insert(alert).values(
+        statement = (
+            dialect_insert(alert)
+            .values(
                 alert_id=alert_id,
                 rule=a.rule,
                 supplier_id=a.supplier_id,
@@ -122,10 +115,13 @@ def record_alerts(conn: Connection, alerts: Iterable[NewAlert], now: datetime) -
                 status=AlertStatus.CREATED.value,
                 created_at=now,
                 attempts=0,
-                next_attempt_at=now if has_webhook else None,
+                next_attempt_at=now if a.buyer_id in hooked else None,
             )
+            .on_conflict_do_nothing(index_elements=["rule", "supplier_id", "buyer_id", "subject"])
+            .returning(alert.c.alert_id)
         )
-        added.append(alert_id)
+        if conn.execute(statement).first() is not None:
+            added.append(alert_id)
     return added
 
 

@@ -499,3 +499,21 @@ def test_alerts_reach_exactly_the_buyers_the_rules_allow(
             if r.supplier_id == "S1"
         }
     assert got == oracle(agreements, limits)
+
+
+def test_two_evaluations_racing_record_each_alert_once(programme: Any) -> None:
+    engine, _, _ = programme
+    results: list[list[str]] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        start.wait()
+        results.append(evaluate(engine, TODAY - timedelta(days=14), TODAY, NOW).created)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(results) == 2 and sum(len(r) for r in results) == 4
+    assert len(alerts_in(engine)) == 4
