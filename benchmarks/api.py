@@ -235,9 +235,10 @@ def servers(url: str, folder: Path) -> dict[str, tuple[list[str], dict[str, str]
         "SANGSAENG_DATABASE_URL": url,
         "SANGSAENG_STATE_DIR": str(folder / "state"),
     }
+    # The API first: the ceiling after it finds the caches as warm (no head start).
     return {
-        "ceiling": ([sys.executable, "-m", "benchmarks.api_ceiling", "--url", url], env),
         "API": ([sys.executable, "-m", "cli", "api", "serve", "--host", "127.0.0.1"], env),
+        "ceiling": ([sys.executable, "-m", "benchmarks.api_ceiling", "--url", url], env),
     }
 
 

@@ -9,6 +9,7 @@ both go through `recipients`. The buyer acknowledges; either party closes. Webho
 (`set_webhook`) are where the platform POSTs a buyer's new alerts (`serving.webhooks`).
 """
 
+import hashlib
 import secrets
 import uuid
 from collections.abc import Collection, Iterable, Sequence
@@ -105,7 +106,8 @@ def record_alerts(conn: Connection, alerts: Iterable[NewAlert], now: datetime) -
                 rule=a.rule,
                 supplier_id=a.supplier_id,
                 buyer_id=a.buyer_id,
-                subject=a.subject[:300],
+                subject=a.subject,
+                subject_key=hashlib.sha256(a.subject.encode()).hexdigest(),
                 part_number=a.part_number,
                 lot_id=a.lot_id,
                 period=a.period,
@@ -117,7 +119,9 @@ def record_alerts(conn: Connection, alerts: Iterable[NewAlert], now: datetime) -
                 attempts=0,
                 next_attempt_at=now if a.buyer_id in hooked else None,
             )
-            .on_conflict_do_nothing(index_elements=["rule", "supplier_id", "buyer_id", "subject"])
+            .on_conflict_do_nothing(
+                index_elements=["rule", "supplier_id", "buyer_id", "subject_key"]
+            )
             .returning(alert.c.alert_id)
         )
         if conn.execute(statement).first() is not None:
@@ -203,7 +207,7 @@ def alerts_of(
             raise AlertError(f"unknown status {status!r}: one of {names}") from None
     query = query.order_by(alert.c.created_at.desc(), alert.c.alert_id).limit(limit)
     return [
-        {k: v for k, v in r._mapping.items() if k not in ("next_attempt_at",)}
+        {k: v for k, v in r._mapping.items() if k not in ("next_attempt_at", "subject_key")}
         for r in conn.execute(query)
     ]
 
@@ -216,6 +220,7 @@ def _transition(
     *,
     to: AlertStatus,
     now: datetime,
+    retries: int = 3,
 ) -> dict[str, Any]:
     column = alert.c.buyer_id if role == Role.BUYER else alert.c.supplier_id
     row = conn.execute(select(alert).where(alert.c.alert_id == alert_id, column == org_id)).first()
@@ -232,11 +237,15 @@ def _transition(
     else:
         values = {"status": to.value, "closed_at": now, "closed_by": org_id}
     values["next_attempt_at"] = None  # read by its buyer: no more webhook attempts
-    conn.execute(
+    changed = conn.execute(
         update(alert)
         .where(and_(alert.c.alert_id == alert_id, alert.c.status == row.status))
         .values(**values)
-    )
+    ).rowcount
+    if changed != 1:  # a delivery or the other party changed it meanwhile: judge again
+        if retries <= 0:
+            raise AlertError(f"alert {alert_id} is changing right now: try again")
+        return _transition(conn, alert_id, org_id, role, to=to, now=now, retries=retries - 1)
     return {**row._mapping, **values}
 
 

@@ -12,6 +12,7 @@ who can rewrite the whole table from recomputing it (a deployment ships the late
 elsewhere for that).
 """
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -109,7 +110,11 @@ def append(conn: Connection, read: Read, at: datetime | None = None) -> int:
 def append_and_commit(conn: Connection, transaction: RootTransaction, read: Read) -> int:
     """Append `read` in `transaction` (the read's own, on `conn`) and commit it; returns
     the row's seq. The chain is held from the append to the commit."""
-    with _APPENDING:
+    # A read that wrote on SQLite (acknowledging an alert, narrowing an agreement) holds
+    # the database's write lock already: it must not then wait for the process's lock,
+    # whose holder may be waiting for that write lock.
+    wrote = conn.dialect.name == "sqlite" and conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+    with contextlib.nullcontext() if wrote else _APPENDING:
         seq = append(conn, read)
         transaction.commit()
     return seq

@@ -294,16 +294,18 @@ class QualityAlert(PlatformBase):
 
     __tablename__ = "quality_alert"
     __table_args__ = (
-        UniqueConstraint("rule", "supplier_id", "buyer_id", "subject", name="once_per_subject"),
+        UniqueConstraint("rule", "supplier_id", "buyer_id", "subject_key", name="once_per_subject"),
     )
 
     alert_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     rule: Mapped[str] = mapped_column(String(32))
     supplier_id: Mapped[str] = mapped_column(ForeignKey("organisation.org_id"), index=True)
     buyer_id: Mapped[str] = mapped_column(ForeignKey("organisation.org_id"), index=True)
-    subject: Mapped[str] = mapped_column(String(300))
-    part_number: Mapped[str | None] = mapped_column(String(100))
-    lot_id: Mapped[str | None] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(Text)
+    # SHA-256 of the subject: what "once" compares (a subject holds a lot id of any length)
+    subject_key: Mapped[str] = mapped_column(String(64))
+    part_number: Mapped[str | None] = mapped_column(Text)
+    lot_id: Mapped[str | None] = mapped_column(Text)
     period: Mapped[date | None] = mapped_column(Date)  # the day or week's Monday it is about
     value: Mapped[float | None] = mapped_column(Double)
     threshold: Mapped[float | None] = mapped_column(Double)

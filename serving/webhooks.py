@@ -14,17 +14,20 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from governance.alerts import alert, webhook
-from governance.models import AlertDelivery, AlertStatus, utcnow
+from governance.models import AlertDelivery, AlertStatus, Purpose, utcnow
+from governance.sharing import read_agreements
 from serving.access import out_value
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ BACKOFF_MAX_S = 3_600.0
 MAX_ATTEMPTS = 8
 TIMEOUT_S = 10.0
 delivery = AlertDelivery.__table__
+PROGRAMME_ZONE = ZoneInfo("Asia/Seoul")  # an agreement's dates are the programme's days
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -50,11 +54,11 @@ def verify_signature(
     try:
         parts = dict(p.split("=", 1) for p in header.split(","))
         timestamp = int(parts["t"])
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, UnicodeError):
         return False
     if abs(now - timestamp) > tolerance_s:
         return False
-    return hmac.compare_digest(signature(secret, timestamp, body), header)
+    return hmac.compare_digest(signature(secret, timestamp, body).encode(), header.encode())
 
 
 def backoff(attempts: int) -> timedelta:
@@ -100,10 +104,13 @@ def deliver_due(
     *,
     client: httpx.Client | None = None,
     clock: Callable[[], datetime] = utcnow,
+    today: date | None = None,
 ) -> Deliveries:
     """POST every alert whose next attempt is due by `now` (default: `clock()`), the next
-    attempts scheduled from `now`; the signatures carry the `clock()` time they are sent
-    at (what a receiver compares with its own clock). Returns what happened."""
+    attempts scheduled from `now`. An alert whose buyer no longer holds a quality
+    agreement in force with the supplier on `today` (the programme's day) is not sent.
+    The signatures carry the `clock()` time they are sent at (what a receiver compares
+    with its own clock). Returns what happened."""
     now = now or clock()
     with engine.connect() as conn:
         due = conn.execute(
@@ -116,9 +123,24 @@ def deliver_due(
             )
             .order_by(alert.c.next_attempt_at, alert.c.alert_id)
         ).all()
+    today = today or datetime.now(PROGRAMME_ZONE).date()
     sent = failed = given_up = 0
+    with engine.connect() as conn:
+        sharing = {
+            (a.supplier_id, a.buyer_id)
+            for a in read_agreements(conn)
+            if a.in_force(today) and Purpose.QUALITY.value in a.purposes
+        }
+    withheld = [r.alert_id for r in due if (r.supplier_id, r.buyer_id) not in sharing]
+    if withheld:  # the agreement ended since: the buyer gets no more of that supplier's
+        with engine.begin() as conn:
+            conn.execute(
+                update(alert).where(alert.c.alert_id.in_(withheld)).values(next_attempt_at=None)
+            )
+    due = [r for r in due if (r.supplier_id, r.buyer_id) in sharing]
     own = client is None
-    http = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
+    # each read and connect waits at most a fifth of an attempt's time
+    http = client or httpx.Client(timeout=TIMEOUT_S / 5, follow_redirects=False)
     try:
         for row in due:
             outcome = _attempt(http, row, clock)
@@ -170,18 +192,25 @@ def deliver_due(
 def _attempt(
     http: httpx.Client, row: Any, clock: Callable[[], datetime]
 ) -> tuple[int | None, str | None]:
-    """(status code, error: None when delivered)."""
+    """(status code, error: None when delivered). The whole attempt, answer included, has
+    TIMEOUT_S (a receiver dripping bytes cannot hold the pass); the answer's body is not
+    kept (the URL is the buyer's to choose, what answers there is not its to read)."""
     body = json.dumps(payload(row), ensure_ascii=False, sort_keys=True).encode()
     headers = {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: signature(row.secret, int(clock().timestamp()), body),
         ALERT_HEADER: row.alert_id,
     }
+    deadline = time.monotonic() + TIMEOUT_S
     try:
-        response = http.post(row.url, content=body, headers=headers)
+        with http.stream("POST", row.url, content=body, headers=headers) as response:
+            for _ in response.iter_raw(1_024):  # drained, not kept, within the deadline
+                if time.monotonic() > deadline:
+                    return response.status_code, f"no whole answer within {TIMEOUT_S:.0f} s"
     except Exception as exc:
-        # (httpx.InvalidURL is no HTTPError): logged and retried, the others go on
-        return None, f"{type(exc).__name__}: {exc}"[:2_000]
+        # whatever it is (httpx.InvalidURL is no HTTPError), this alert's attempt failed:
+        # logged and retried, the others go on
+        return None, f"{type(exc).__name__}: {exc}"[:500]
     if 200 <= response.status_code < 300:
         return response.status_code, None
-    return response.status_code, f"HTTP {response.status_code}: {response.text[:500]}"
+    return response.status_code, f"HTTP {response.status_code}"

@@ -50,9 +50,10 @@ def upgrade() -> None:
         sa.Column("rule", sa.String(length=32), nullable=False),
         sa.Column("supplier_id", sa.String(length=64), nullable=False),
         sa.Column("buyer_id", sa.String(length=64), nullable=False),
-        sa.Column("subject", sa.String(length=300), nullable=False),
-        sa.Column("part_number", sa.String(length=100), nullable=True),
-        sa.Column("lot_id", sa.String(length=300), nullable=True),
+        sa.Column("subject", sa.Text(), nullable=False),
+        sa.Column("subject_key", sa.String(length=64), nullable=False),
+        sa.Column("part_number", sa.Text(), nullable=True),
+        sa.Column("lot_id", sa.Text(), nullable=True),
         sa.Column("period", sa.Date(), nullable=True),
         sa.Column("value", sa.Double(), nullable=True),
         sa.Column("threshold", sa.Double(), nullable=True),
@@ -76,7 +77,9 @@ def upgrade() -> None:
             name=op.f("fk_quality_alert_supplier_id_organisation"),
         ),
         sa.PrimaryKeyConstraint("alert_id", name=op.f("pk_quality_alert")),
-        sa.UniqueConstraint("rule", "supplier_id", "buyer_id", "subject", name="once_per_subject"),
+        sa.UniqueConstraint(
+            "rule", "supplier_id", "buyer_id", "subject_key", name="once_per_subject"
+        ),
     )
     with op.batch_alter_table("quality_alert", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_quality_alert_buyer_id"), ["buyer_id"], unique=False)

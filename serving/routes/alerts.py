@@ -61,7 +61,7 @@ def _sharing_quality(conn: Connection, caller: Caller, today: Any) -> set[str] |
 
 
 def _out(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: out_value(v) for k, v in row.items() if k != "next_attempt_at"}
+    return {k: out_value(v) for k, v in row.items() if k not in ("next_attempt_at", "subject_key")}
 
 
 def register(app: FastAPI, gate: Gate) -> None:

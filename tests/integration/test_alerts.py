@@ -297,12 +297,16 @@ def test_webhooks_retry_after_a_failure_and_are_signed(programme: Any) -> None:
 
         created = evaluate(engine, TODAY - timedelta(days=14), TODAY, NOW).created
         assert len(created) == 4
-        first = deliver_due(engine, NOW)  # the receiver fails the first of them
+        first = deliver_due(engine, NOW, today=TODAY)  # the receiver fails the first of them
         assert (first.sent, first.failed) == (3, 1)
-        assert deliver_due(engine, NOW + timedelta(seconds=10)).failed == 0  # backing off
-        later = deliver_due(engine, NOW + timedelta(seconds=31))
+        assert (
+            deliver_due(engine, NOW + timedelta(seconds=10), today=TODAY).failed == 0
+        )  # backing off
+        later = deliver_due(engine, NOW + timedelta(seconds=31), today=TODAY)
         assert (later.sent, later.failed) == (1, 0)
-        assert deliver_due(engine, NOW + timedelta(hours=1)) == type(later)()  # nothing due
+        assert (
+            deliver_due(engine, NOW + timedelta(hours=1), today=TODAY) == type(later)()
+        )  # nothing due
 
         assert len(receiver.received) == 5 and all(valid for _, valid, _ in receiver.received)
         ids = [alert_id for _, _, alert_id in receiver.received]
@@ -378,7 +382,7 @@ def test_nul_in_a_body_is_refused_and_one_broken_webhook_blocks_no_other(program
         add_sponsorship(engine, "B2", "S1", "Bores 3", TODAY - timedelta(days=30))
         raised = call(client, "POST", keys["S1"], "/v1/me/alerts", json={"message": "Recall"})
         assert raised.status_code == 200, raised.text
-        done = deliver_due(engine)  # raised just now (the API's clock)
+        done = deliver_due(engine, today=TODAY)  # raised just now (the API's clock)
         assert done.failed >= 1 and len(receiver.received) == 1  # B2's got through (a 500)
         a = alert.c
         with engine.connect() as conn:
@@ -517,3 +521,60 @@ def test_two_evaluations_racing_record_each_alert_once(programme: Any) -> None:
         t.join(timeout=60)
     assert len(results) == 2 and sum(len(r) for r in results) == 4
     assert len(alerts_in(engine)) == 4
+
+
+def test_the_delivery_sensor_asks_for_a_run_when_one_is_due_and_none_is_on_its_way(
+    programme: Any, db_url: str
+) -> None:
+    import dagster as dg
+
+    from orchestration.definitions import build_definitions
+    from orchestration.defs.ingest.definitions import resources
+
+    engine, _, _ = programme
+    settings = load_settings(database_url=db_url)
+    defs = build_definitions(settings)
+    sensor = defs.resolve_sensor_def("alert_deliveries_due")
+    with dg.instance_for_test() as instance:
+
+        def ask() -> Any:
+            with dg.build_sensor_context(instance=instance, resources=resources(settings)) as c:
+                return sensor(c)
+
+        assert "no webhook delivery is due" in ask().skip_message
+        from governance.alerts import set_webhook
+
+        with engine.begin() as conn:
+            set_webhook(conn, "B1", "http://127.0.0.1:1/h", NOW)
+        evaluate(engine, TODAY - timedelta(days=14), TODAY, NOW)
+        assert isinstance(ask(), dg.RunRequest)
+        job = defs.resolve_job_def("alerts")
+        queued = instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED)
+        assert "on its way" in ask().skip_message
+        instance.delete_run(queued.run_id)
+        assert isinstance(ask(), dg.RunRequest)
+
+
+def test_no_webhook_goes_out_once_the_quality_agreement_ended(programme: Any) -> None:
+    engine, _, _ = programme
+    receiver = Receiver()
+    try:
+        from governance.alerts import set_webhook
+
+        with engine.begin() as conn:
+            receiver.secret = set_webhook(conn, "B1", receiver.url, NOW)
+        assert len(evaluate(engine, TODAY - timedelta(days=14), TODAY, NOW).created) == 4
+        with engine.begin() as conn:
+            t = SharingAgreement.__table__
+            conn.execute(
+                update(t)
+                .where(t.c.buyer_id == "B1", t.c.supplier_id == "S1")
+                .values(valid_to=TODAY - timedelta(days=1))
+            )
+        done = deliver_due(engine, NOW, today=TODAY)
+        assert (done.sent, done.failed) == (0, 0) and receiver.received == []
+        a = alert.c
+        with engine.connect() as conn:
+            assert conn.scalar(select(a.alert_id).where(a.next_attempt_at.is_not(None))) is None
+    finally:
+        receiver.close()

@@ -3,6 +3,7 @@
 processes, which queue on the database's lock), on SQLite and PostgreSQL."""
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -66,3 +67,53 @@ def test_racing_appends_make_one_unbroken_chain(db_url: str) -> None:
     assert per_supplier == {f"S{n}": EACH for n in range(THREADS)}
     for engine in {*engines}:
         engine.dispose()
+
+
+def test_a_read_that_wrote_and_a_plain_read_append_without_waiting_on_each_other(
+    db_url: str,
+) -> None:
+    """A request that writes (acknowledging an alert) holds SQLite's write lock when it
+    appends; a plain read appending meanwhile waits for that lock, not the other way."""
+    from governance.models import Organisation
+
+    engine = make_engine(db_url, sqlite_timeout_s=5)
+    wrote = threading.Event()
+    done: list[str] = []
+    failures: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with engine.connect() as conn, conn.begin() as transaction:
+                conn.execute(
+                    Organisation.__table__.insert().values(org_id="W1", name="W", role="buyer")
+                )
+                wrote.set()
+                time.sleep(0.5)  # the plain read takes the process's lock meanwhile
+                audit.append_and_commit(conn, transaction, _read("W1"))
+                done.append("writer")
+        except BaseException as exc:
+            failures.append(exc)
+
+    def reader() -> None:
+        try:
+            wrote.wait(5)
+            audit.record(engine, _read("R1"))
+            done.append("reader")
+        except BaseException as exc:
+            failures.append(exc)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not failures, failures
+    assert sorted(done) == ["reader", "writer"]
+    assert time.monotonic() - started < 4  # no wait for a lock timeout
+    assert audit.verify(engine).intact
+    engine.dispose()
+
+
+def _read(org: str) -> audit.Read:
+    return audit.Read(org, "buyer", "quality", "POST", "/v1/alerts/x/close", 200)

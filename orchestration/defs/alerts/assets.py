@@ -48,7 +48,7 @@ def alerts_asset(settings: Settings) -> dg.AssetsDefinition:
         engine = database.engine()
         today = date.fromisoformat(config.today) if config.today else programme_today()
         found = evaluate(engine, today - timedelta(days=config.lookback_days), today, utcnow())
-        sent = deliver_due(engine)
+        sent = deliver_due(engine, today=today)
         context.log.info(
             f"{found.findings} findings, {len(found.created)} new alerts; webhooks: "
             f"{sent.sent} sent, {sent.failed} to retry, {sent.given_up} given up"

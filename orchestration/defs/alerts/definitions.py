@@ -17,6 +17,16 @@ from sangsaeng.errors import PlatformError
 from sangsaeng.settings import Settings
 
 ALERTS_JOB = "alerts"
+IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTED]
+
+
+def _in_flight(instance: dg.DagsterInstance) -> str | None:
+    """The id of an alerts run queued or running, if any: it takes what is due (runs
+    piling up behind a slow receiver would hold the instance's run slots)."""
+    found = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=ALERTS_JOB, statuses=IN_FLIGHT), limit=1
+    )
+    return found[0].dagster_run.run_id if found else None
 
 
 def alerts_job() -> Any:
@@ -40,7 +50,16 @@ def alerts_after_views(views: Any, job: Any) -> dg.RunStatusSensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="After each successful views run, the alert rules.",
     )
-    def _sensor(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+    def _sensor(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
+        waiting = context.instance.get_run_records(
+            filters=dg.RunsFilter(
+                job_name=ALERTS_JOB,
+                statuses=[DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED],
+            ),
+            limit=1,
+        )
+        if waiting:
+            return dg.SkipReason(f"alerts run {waiting[0].dagster_run.run_id} waits: it runs them")
         return dg.RunRequest(run_key=f"after-views-{context.dagster_run.run_id}")
 
     return _sensor
@@ -73,6 +92,9 @@ def deliveries_due(job: Any) -> dg.SensorDefinition:
             return dg.SkipReason(str(exc))
         if not due:
             return dg.SkipReason("no webhook delivery is due")
+        running = _in_flight(context.instance)
+        if running:
+            return dg.SkipReason(f"alerts run {running} is on its way: it delivers them")
         return dg.RunRequest(run_key=None)
 
     return _sensor
