@@ -20,7 +20,15 @@ from governance.models import Role
 from pipelines.views.lots import lot_shipments, lot_trace
 from sangsaeng.db import make_engine
 from sangsaeng.http import service_app
-from serving.access import MAX_LIMIT, Caller, filter_conditions, out_value, page_of, page_query
+from serving.access import (
+    MAX_LIMIT,
+    Caller,
+    filter_conditions,
+    out_value,
+    page_of,
+    page_query,
+    request_filters,
+)
 from serving.access import view_table as table_of
 from serving.app import serve
 from serving.gate import API_KEY
@@ -55,18 +63,9 @@ def create_ceiling(engine: Engine) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
         cursor: str | None = None,
     ) -> Any:
-        filters = {
-            k: v
-            for k, v in {
-                "supplier": supplier,
-                "site": site,
-                "line": line,
-                "part": part,
-                "from": from_.isoformat() if from_ else None,
-                "to": to.isoformat() if to else None,
-            }.items()
-            if v is not None
-        }
+        filters = request_filters(
+            supplier=supplier, site=site, line=line, part=part, from_=from_, to=to
+        )
         table = table_of(view)
         conditions = filter_conditions(view, table, filters, ANYONE)
         with engine.connect() as conn:

@@ -267,6 +267,27 @@ def rule_values(caller: Caller, purpose: Purpose, today: date) -> dict[str, Any]
     return {"rule_buyer": caller.org_id, "rule_purpose": purpose.value, "rule_today": today}
 
 
+def request_filters(
+    *,
+    supplier: str | None,
+    site: str | None,
+    line: str | None,
+    part: str | None,
+    from_: date | None,
+    to: date | None,
+) -> dict[str, str]:
+    """A request's filter parameters as `filter_conditions` takes them (those given)."""
+    given = {
+        "supplier": supplier,
+        "site": site,
+        "line": line,
+        "part": part,
+        "from": from_.isoformat() if from_ else None,
+        "to": to.isoformat() if to else None,
+    }
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def _day(value: str, name: str) -> date:
     try:
         return date.fromisoformat(value)

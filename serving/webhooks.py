@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import insert, select, update
@@ -29,6 +28,7 @@ from governance.alerts import alert, webhook
 from governance.models import AlertDelivery, AlertStatus, Purpose, utcnow
 from governance.sharing import read_agreements
 from serving.access import out_value
+from serving.app import programme_today
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Sangsaeng-Signature"
@@ -38,7 +38,6 @@ BACKOFF_MAX_S = 3_600.0
 MAX_ATTEMPTS = 8
 TIMEOUT_S = 10.0
 delivery = AlertDelivery.__table__
-PROGRAMME_ZONE = ZoneInfo("Asia/Seoul")  # an agreement's dates are the programme's days
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -123,7 +122,7 @@ def deliver_due(
             )
             .order_by(alert.c.next_attempt_at, alert.c.alert_id)
         ).all()
-    today = today or datetime.now(PROGRAMME_ZONE).date()
+    today = today or programme_today()
     sent = failed = given_up = 0
     with engine.connect() as conn:
         sharing = {

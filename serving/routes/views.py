@@ -27,6 +27,7 @@ from serving.access import (
     agreements_in_force,
     out_value,
     page_of,
+    request_filters,
     rule_values,
     shipments_condition,
     view_query,
@@ -91,18 +92,9 @@ def _view(app: FastAPI, gate: Gate) -> None:
         supplier's part number, or the buyer's own where mapped), from / to (the view's
         period column, inclusive). `Accept: text/csv` returns the page as CSV, the next
         cursor in the `X-Next-Cursor` header."""
-        filters = {
-            k: v
-            for k, v in {
-                "supplier": supplier,
-                "site": site,
-                "line": line,
-                "part": part,
-                "from": from_.isoformat() if from_ else None,
-                "to": to.isoformat() if to else None,
-            }.items()
-            if v is not None
-        }
+        filters = request_filters(
+            supplier=supplier, site=site, line=line, part=part, from_=from_, to=to
+        )
         unknown = set(request.query_params) - {*FILTERS, "limit", "cursor"}
 
         def read(conn: Connection, caller: Caller, purpose: Purpose | None) -> Any:
