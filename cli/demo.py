@@ -4,12 +4,12 @@ Today: the platform database is brought to this release, the local stack comes u
 (Kafka, schema registry, ingest gateway, buyer API), the event contracts are registered and
 listed, and eight weeks of 24 simulated suppliers' MES systems stream in, half through
 the supplier SDK and half through the HTTP gateway, with a few percent of flawed events
-(the edge refuses some, validation the rest). The reference data is loaded, the Dagster
+(the edge refuses some, validation the rest). The reference data is loaded, the
+sponsorships are recorded with their default sharing agreements, the Dagster
 `ingest` job lands the events exactly once and the `views` job refreshes the views the
 events touched (their runs show in `sangsaeng ui`); the terminal ends with landed and
 quarantined counts per supplier, output and OEE per supplier, the smart-factory levels
-against the national distribution and the productivity uplift by sector. The
-sponsorships are recorded with their default sharing agreements, and it prints the
+against the national distribution and the productivity uplift by sector. It prints the
 buyer API's address with new keys for a buyer, one of its suppliers and the operator.
 Run it again
 without cleaning up: the contracts keep their ids, the suppliers their topics, and a
@@ -41,8 +41,8 @@ DEMO_BAD_RATE = 0.03
 
 def demo() -> None:
     """Start the stack, register the contracts, stream eight simulated weeks of 24
-    suppliers in, land them (validate, quarantine), refresh the views and show them, then
-    record the sponsorships and print buyer API keys for a buyer, a supplier and the
+    suppliers in, record the sponsorships, land the events (validate, quarantine), refresh
+    the views and show them, then print buyer API keys for a buyer, a supplier and the
     operator."""
     from cli.platform import databases
     from migrations.schema import upgrade
@@ -57,6 +57,7 @@ def demo() -> None:
     _stack_up(current)
     _register_contracts(current)
     world, report = _stream_week(current)
+    _sponsorships(engine, world)  # before the views: their roll-ups count every sponsor
     _land(current, engine)
     _per_supplier(engine, world, report)
     _views_summary(engine)
@@ -164,13 +165,19 @@ def _alerts(current: Settings) -> None:
     )
 
 
-def _readers(current: Settings, engine: "Engine", world: Any) -> None:
-    """The sponsorships (with their default agreements) and keys to read the views with."""
-    from connectors.simulator.programme import demo_keys, seed_programme
+def _sponsorships(engine: "Engine", world: Any) -> None:
+    """The programme's sponsorships, each with its default agreement."""
+    from connectors.simulator.programme import seed_programme
     from serving.app import programme_today
 
     added = seed_programme(engine, world, programme_today())
     console.print(f"[green]✓[/] {added} sponsorships recorded, each with its default agreement")
+
+
+def _readers(current: Settings, engine: "Engine", world: Any) -> None:
+    """Keys to read the views with."""
+    from connectors.simulator.programme import demo_keys
+
     keys = demo_keys(engine, world)
     console.print(f"The buyer API: {current.api_url}/docs. Demo keys (shown only now):")
     for who, (org, key) in (

@@ -43,17 +43,23 @@ def sponsorships_add(
     purpose, the parts shipped to the buyer, from today, open-ended. The supplier may
     narrow or revoke it at any time (`/v1/me/agreements`)."""
     from governance.sharing import add_sponsorship
+    from pipelines.views.refresh import mark_suppliers_stale
     from serving.app import programme_today
 
     try:
         live = date.fromisoformat(go_live) if go_live else None
     except ValueError:
         raise typer.BadParameter(f"--go-live {go_live!r} is not YYYY-MM-DD") from None
+    made = engine()
     sponsorship_id, agreement_id = add_sponsorship(
-        engine(), buyer, supplier, project, programme_today(), go_live=live, split=_split(split)
+        made, buyer, supplier, project, programme_today(), go_live=live, split=_split(split)
     )
+    # the impact roll-up per sponsor counts the supplier for this buyer from the next refresh
+    stale = mark_suppliers_stale(made, [supplier])
     console.print(f"sponsorship {sponsorship_id}: {buyer} sponsors {supplier} ({project})")
     console.print(f"default agreement {agreement_id}: all views and purposes, parts shipped")
+    if stale:
+        console.print(f"{stale} view keys to refresh: `sangsaeng views refresh`")
 
 
 @app.command("list")

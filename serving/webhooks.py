@@ -10,11 +10,11 @@ time, and refuses a `t` far from its clock (replays). `X-Sangsaeng-Alert` carrie
 alert id (deliveries are at least once: a receiver dedupes on it).
 """
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -101,7 +101,6 @@ def deliver_due(
     engine: Engine,
     now: datetime | None = None,
     *,
-    client: httpx.Client | None = None,
     clock: Callable[[], datetime] = utcnow,
     today: date | None = None,
 ) -> Deliveries:
@@ -137,12 +136,16 @@ def deliver_due(
                 update(alert).where(alert.c.alert_id.in_(withheld)).values(next_attempt_at=None)
             )
     due = [r for r in due if (r.supplier_id, r.buyer_id) in sharing]
-    own = client is None
+    if not due:
+        return Deliveries()
+    # One event loop for the pass: an attempt is a coroutine, so its whole time (connect,
+    # headers, body) is bounded by cancelling it, which a blocking client cannot do.
+    runner = asyncio.Runner()
     # each read and connect waits at most a fifth of an attempt's time
-    http = client or httpx.Client(timeout=TIMEOUT_S / 5, follow_redirects=False)
+    http = runner.run(_client())
     try:
         for row in due:
-            outcome = _attempt(http, row, clock)
+            outcome = runner.run(_attempt(http, row, clock))
             attempt = row.attempts + 1
             with engine.begin() as conn:
                 conn.execute(
@@ -183,29 +186,37 @@ def deliver_due(
                     .values(**values)
                 )
     finally:
-        if own:
-            http.close()
+        runner.run(http.aclose())
+        runner.close()
     return Deliveries(sent, failed, given_up)
 
 
-def _attempt(
-    http: httpx.Client, row: Any, clock: Callable[[], datetime]
+async def _client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=TIMEOUT_S / 5, follow_redirects=False)
+
+
+async def _attempt(
+    http: httpx.AsyncClient, row: Any, clock: Callable[[], datetime]
 ) -> tuple[int | None, str | None]:
-    """(status code, error: None when delivered). The whole attempt, answer included, has
-    TIMEOUT_S (a receiver dripping bytes cannot hold the pass); the answer's body is not
-    kept (the URL is the buyer's to choose, what answers there is not its to read)."""
+    """(status code, error: None when delivered). The whole attempt, from connecting to
+    the answer's last byte, has TIMEOUT_S (a receiver dripping its headers or its body
+    cannot hold the pass); the answer's body is not kept (the URL is the buyer's to
+    choose, what answers there is not its to read)."""
     body = json.dumps(payload(row), ensure_ascii=False, sort_keys=True).encode()
     headers = {
         "Content-Type": "application/json",
         SIGNATURE_HEADER: signature(row.secret, int(clock().timestamp()), body),
         ALERT_HEADER: row.alert_id,
     }
-    deadline = time.monotonic() + TIMEOUT_S
+    status: int | None = None
     try:
-        with http.stream("POST", row.url, content=body, headers=headers) as response:
-            for _ in response.iter_raw(1_024):  # drained, not kept, within the deadline
-                if time.monotonic() > deadline:
-                    return response.status_code, f"no whole answer within {TIMEOUT_S:.0f} s"
+        async with asyncio.timeout(TIMEOUT_S):
+            async with http.stream("POST", row.url, content=body, headers=headers) as response:
+                status = response.status_code
+                async for _ in response.aiter_raw(1_024):  # drained, not kept
+                    pass
+    except TimeoutError:
+        return status, f"no whole answer within {TIMEOUT_S:g} s"
     except Exception as exc:
         # whatever it is (httpx.InvalidURL is no HTTPError), this alert's attempt failed:
         # logged and retried, the others go on

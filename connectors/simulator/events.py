@@ -67,6 +67,7 @@ class SupplierDay:
         self.s, self.day, self.rng = supplier, day, rng
         self.after_go_live = day >= supplier.go_live
         self.factor = 1 + supplier.uplift if self.after_go_live else 1.0
+        self.buyer = supplier.buyer_on(day)
         self.monitors = supplier.tier is not DataTier.BASIC  # machine states, inspections
         self.controls = supplier.tier is DataTier.INTERMEDIATE_2  # SPC, energy, holds
         self.holds: dict[str, list[tuple[float, float]]] = {}  # line -> (held, resumed) hours
@@ -85,7 +86,7 @@ class SupplierDay:
             "supplier_id": self.s.supplier_id,
             "site_id": self.s.site_id,
             "source_system": f"sim-mes/{self.s.sector}",
-            "buyer_id": self.s.sponsor_id,
+            "buyer_id": self.buyer,
         }
 
     def events(self) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -321,9 +322,9 @@ class SupplierDay:
             "shipment",
             {
                 **self._envelope(shipped),
-                "buyer_id": self.s.sponsor_id,
+                "buyer_id": self.buyer,
                 "shipment_id": f"SH-{self.s.supplier_id}-{self.day:%Y%m%d}",
-                "po_number": f"PO-{self.s.sponsor_id}-{self.day:%Y%V}",
+                "po_number": f"PO-{self.buyer}-{self.day:%Y%V}",
                 "part_number": line.part_number,
                 "lot_ids": [f"LOT-{line.line_id}-{self.day:%Y%m%d}-06"],
                 "quantity": quantity,

@@ -159,6 +159,24 @@ class Supplier:
     go_live: date
     uplift: float  # relative productivity gain after go-live, e.g. 0.51
     tier: DataTier = DataTier.INTERMEDIATE_2  # what it sends (the default: everything)
+    second_sponsor_id: str | None = None  # a second sponsor, supplied on alternate days
+
+    @property
+    def sponsor_ids(self) -> tuple[str, ...]:
+        return (
+            (self.sponsor_id,)
+            if self.second_sponsor_id is None
+            else (
+                self.sponsor_id,
+                self.second_sponsor_id,
+            )
+        )
+
+    def buyer_on(self, day: date) -> str:
+        """The sponsor a day's work is for: with two sponsors, each gets every other day
+        (orders, production and the shipment of that day)."""
+        ids = self.sponsor_ids
+        return ids[day.toordinal() % len(ids)]
 
     @property
     def base_rate(self) -> float:
@@ -233,16 +251,9 @@ class World:
 
 
 def sponsorships_of(world: World) -> list[tuple[str, str, date]]:
-    """(buyer, supplier, go-live) of the programme: each supplier's sponsor, and for every
-    fourth supplier a second one (the next sponsor), so some suppliers have two."""
-    out = []
-    ids = [s.sponsor_id for s in world.sponsors]
-    for n, s in enumerate(world.suppliers):
-        out.append((s.sponsor_id, s.supplier_id, s.go_live))
-        if len(ids) > 1 and n % 4 == 3:
-            second = ids[(ids.index(s.sponsor_id) + 1) % len(ids)]
-            out.append((second, s.supplier_id, s.go_live))
-    return out
+    """(buyer, supplier, go-live) of the programme: each supplier's sponsors (every fourth
+    supplier has a second one, see `build_world`)."""
+    return [(b, s.supplier_id, s.go_live) for s in world.suppliers for b in s.sponsor_ids]
 
 
 def ideal_cycle_seconds(supplier: Supplier) -> float:
@@ -312,6 +323,10 @@ def build_world(
                 name=name,
                 sector=sector,
                 sponsor_id=sponsors[i % len(sponsors)].sponsor_id,
+                # every fourth supplier also works for the next sponsor
+                second_sponsor_id=sponsors[(i + 1) % len(sponsors)].sponsor_id
+                if len(sponsors) > 1 and i % 4 == 3
+                else None,
                 site_id=f"{supplier_id}-P1",
                 lines=lines,
                 go_live=go_live,

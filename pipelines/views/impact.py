@@ -31,8 +31,9 @@ which a side draws no day are left out. uplift_pct and the interval are NULL wit
 days, or mean_before is 0 (no relative change of nothing); the interval alone when a
 resample's before-mean is 0.
 
-The roll-up, per sector and per sponsor (organisation.sector, organisation.sponsor_id;
-suppliers without one are in no group of that kind) and metric: suppliers = those with
+The roll-up, per sector and per sponsor (organisation.sector; the buyers of the
+supplier's sponsorships and organisation.sponsor_id, so a supplier with two sponsors is
+in both; suppliers without one are in no group of that kind) and metric: suppliers = those with
 an uplift_pct; uplift_pct = their mean (each supplier weighs the same); ci_low_pct,
 ci_high_pct = a 95 % percentile bootstrap interval of that mean over the suppliers
 (NULL with `null_reason` below `MIN_SUPPLIERS` suppliers). It is small and rebuilt whole
@@ -75,7 +76,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from governance.models import Organisation
+from governance.models import Organisation, Sponsorship
 from pipelines.views.base import Scope, View, same_day
 from pipelines.views.oee import oee_daily
 from pipelines.views.production import production_daily
@@ -439,30 +440,48 @@ def recompute(conn: Connection, scope: Scope) -> int:
     ]
     if rows:
         conn.execute(insert(impact), rows)
-    return len(rows) + _recompute_rollup(conn)
+    return len(rows) + recompute_rollup(conn)
 
 
-def _recompute_rollup(conn: Connection) -> int:
+def sponsors_of(conn: Connection) -> dict[str, set[str]]:
+    """Each supplier's sponsors: the buyers of its sponsorships and the reference file's
+    `sponsor_id` (a supplier with two sponsors is in both sponsors' groups)."""
+    org, sp = Organisation.__table__.c, Sponsorship.__table__.c
+    found: dict[str, set[str]] = defaultdict(set)
+    for supplier_id, sponsor in conn.execute(
+        select(org.org_id, org.sponsor_id).where(org.sponsor_id.is_not(None))
+    ):
+        found[supplier_id].add(sponsor)
+    for supplier_id, sponsor in conn.execute(select(sp.supplier_id, sp.buyer_id)):
+        found[supplier_id].add(sponsor)
+    return found
+
+
+def groups_of(conn: Connection) -> dict[str, list[tuple[GroupKind, str]]]:
+    """Each supplier's roll-up groups: its sector and each of its sponsors."""
+    org = Organisation.__table__.c
+    sponsors = sponsors_of(conn)
+    out: dict[str, list[tuple[GroupKind, str]]] = defaultdict(list)
+    for supplier_id, sector in conn.execute(
+        select(org.org_id, org.sector).where(org.sector.is_not(None))
+    ):
+        out[supplier_id].append((GroupKind.SECTOR, sector))
+    for supplier_id, ids in sponsors.items():
+        out[supplier_id] += [(GroupKind.SPONSOR, s) for s in sorted(ids)]
+    return out
+
+
+def recompute_rollup(conn: Connection) -> int:
     """Rebuild programme_impact_rollup from the whole of programme_impact."""
     conn.execute(delete(programme_impact_rollup))
-    org = Organisation.__table__
     impact = programme_impact
-    found = conn.execute(
-        select(
-            impact.c.supplier_id,
-            impact.c.metric,
-            impact.c.uplift_pct,
-            org.c.sector,
-            org.c.sponsor_id,
-        ).select_from(impact.outerjoin(org, org.c.org_id == impact.c.supplier_id))
-    ).all()
+    found = conn.execute(select(impact.c.supplier_id, impact.c.metric, impact.c.uplift_pct)).all()
+    member_of = groups_of(conn)
     # sorted here, not by the database's collation: the resamples follow the supplier order
     found.sort(key=lambda r: (r[0], r[1]))
     groups: dict[tuple[GroupKind, str, Metric], list[float]] = {}
-    for _supplier, metric, uplift, sector, sponsor in found:
-        for kind, group_id in ((GroupKind.SECTOR, sector), (GroupKind.SPONSOR, sponsor)):
-            if group_id is None:
-                continue
+    for supplier, metric, uplift in found:
+        for kind, group_id in member_of.get(supplier, []):
             uplifts = groups.setdefault((kind, group_id, Metric(metric)), [])
             if uplift is not None:
                 uplifts.append(float(uplift))

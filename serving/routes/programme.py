@@ -7,8 +7,8 @@ from fastapi import FastAPI, Header, Request, Security
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
-from governance.models import Organisation, Purpose, Role, Sponsorship
-from pipelines.views.impact import programme_impact, programme_impact_rollup
+from governance.models import Purpose, Role, Sponsorship
+from pipelines.views.impact import groups_of, programme_impact, programme_impact_rollup
 from pipelines.views.maturity import LEVELS, supplier_maturity
 from pipelines.views.summary import NATIONAL_PCT
 from serving.access import (
@@ -95,16 +95,13 @@ def register(app: FastAPI, gate: Gate) -> None:
         def read(conn: Connection, caller: Caller, purpose: Purpose | None) -> Any:
             gate.role(caller, Role.OPERATOR, Role.MINISTRY)
             r, i = programme_impact_rollup.c, programme_impact.c
-            org = Organisation.__table__.c
+            member_of = groups_of(conn)
             members: dict[tuple[str, str, str], set[str]] = {}
-            for supplier_id, metric, sector, sponsor in conn.execute(
-                select(i.supplier_id, i.metric, org.sector, org.sponsor_id)
-                .join(Organisation.__table__, org.org_id == i.supplier_id)
-                .where(i.uplift_pct.is_not(None))
+            for supplier_id, metric in conn.execute(
+                select(i.supplier_id, i.metric).where(i.uplift_pct.is_not(None))
             ):
-                for kind, group in (("sector", sector), ("sponsor", sponsor)):
-                    if group is not None:
-                        members.setdefault((kind, group, metric), set()).add(supplier_id)
+                for kind, group in member_of.get(supplier_id, []):
+                    members.setdefault((kind.value, group, metric), set()).add(supplier_id)
             shown: set[tuple[str, str, str]] = set()
             for metric in {k[2] for k in members}:
                 of_metric = {k: frozenset(v) for k, v in members.items() if k[2] == metric}

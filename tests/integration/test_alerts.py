@@ -26,6 +26,7 @@ from governance.models import (
     AgreementPurpose,
     AgreementStatus,
     AgreementView,
+    AlertDelivery,
     AlertStatus,
     PartScope,
     PartThreshold,
@@ -579,5 +580,65 @@ def test_no_webhook_goes_out_once_the_quality_agreement_ended(programme: Any) ->
         a = alert.c
         with engine.connect() as conn:
             assert conn.scalar(select(a.alert_id).where(a.next_attempt_at.is_not(None))) is None
+    finally:
+        receiver.close()
+
+
+class DrippingReceiver:
+    """An endpoint that answers its status line and then one header byte every 0.1 s
+    for up to 30 s: each read is quick, the answer never whole in time."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/alerts"
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65_536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(300):
+                    if self.stop.wait(0.1):
+                        return
+                    try:
+                        conn.sendall(b"X")
+                    except OSError:
+                        break
+                else:
+                    conn.sendall(b": y\r\nContent-Length: 0\r\n\r\n")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+def test_a_receiver_dripping_its_headers_cannot_hold_the_delivery(
+    programme: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import serving.webhooks
+
+    engine, _, _ = programme
+    monkeypatch.setattr(serving.webhooks, "TIMEOUT_S", 1.0)  # reads may take 0.2 s each
+    receiver = DrippingReceiver()
+    try:
+        from governance.alerts import set_webhook
+
+        with engine.begin() as conn:
+            set_webhook(conn, "B1", receiver.url, NOW)
+        created = evaluate(engine, TODAY - timedelta(days=14), TODAY, NOW).created
+        done = deliver_due(engine, NOW, today=TODAY)
+        assert (done.sent, done.failed) == (0, len(created))
+        with engine.connect() as conn:
+            errors = conn.scalars(select(AlertDelivery.__table__.c.error)).all()
+        assert len(errors) == len(created)
+        assert all(e == "no whole answer within 1 s" for e in errors), errors
     finally:
         receiver.close()

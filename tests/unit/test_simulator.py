@@ -147,3 +147,25 @@ def test_shipments_carry_the_ordered_quantity_some_late_some_short():
     assert all(s["quantity"] >= 0.8 * s["ordered_quantity"] - 1 for s in short)
     assert shipments(4) == sent  # deterministic by seed
     assert shipments(5) != sent
+
+
+def test_every_sponsor_receives_its_suppliers_shipments():
+    """A supplier with two sponsors works for each on alternate days: each sponsorship
+    has shipments (and production) carrying its buyer, so the second sponsor's
+    agreement has parts in scope."""
+    from connectors.simulator.world import sponsorships_of
+
+    world = build_world(3, 12, START, 14)
+    pairs = sponsorships_of(world)
+    assert len(pairs) > len(world.suppliers), "some suppliers have two sponsors"
+    shipped: Counter[tuple[str, str]] = Counter()
+    made: Counter[tuple[str, str]] = Counter()
+    for e in generate(world, seed=3, bad_rate=0.0):
+        if e.event_type == "shipment":
+            shipped[(e.record["buyer_id"], e.supplier_id)] += 1
+        elif e.event_type == "production":
+            made[(e.record["buyer_id"], e.supplier_id)] += 1
+    for buyer, supplier, _ in pairs:
+        assert shipped[(buyer, supplier)] >= 3, (buyer, supplier)
+        assert made[(buyer, supplier)] > 0, (buyer, supplier)
+    assert set(shipped) == {(b, s) for b, s, _ in pairs}, "no shipment to a non-sponsor"
