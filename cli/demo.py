@@ -57,8 +57,7 @@ def demo() -> None:
     _stack_up(current)
     _register_contracts(current)
     world, report = _stream_week(current)
-    _sponsorships(engine, world)  # before the views: their roll-ups count every sponsor
-    _land(current, engine)
+    _land(current, engine, world)
     _per_supplier(engine, world, report)
     _views_summary(engine)
     _readers(current, engine, world)
@@ -139,13 +138,14 @@ def _stream_week(current: Settings) -> tuple[Any, Any]:
     return world, report
 
 
-def _land(current: Settings, engine: "Engine") -> None:
+def _land(current: Settings, engine: "Engine", world: Any) -> None:
     from cli.views import print_views_report
     from governance.reference import load_reference, read_reference_file
     from orchestration.run import run_ingest, run_views
 
     counts = load_reference(engine, read_reference_file(current.state_dir / "reference.yaml"))
     console.print(f"[green]✓[/] reference data loaded ({counts['parts']} parts)")
+    _sponsorships(engine, world)  # before the views: their roll-ups count every sponsor
     with console.status("Ingesting (the Dagster `ingest` job)…"):
         report = run_ingest(current, until_caught_up=True)
     print_ingest_report(report)
