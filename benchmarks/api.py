@@ -107,9 +107,9 @@ def build(engines: dict[str, Engine], history: int, suppliers: int) -> None:
     # the world `events` simulated, whose sponsorships the views hold shipments of
     world = build_world(7, suppliers, START, 2 + history // max(1, suppliers * 40))
     for name, engine in engines.items():
+        seed_programme(engine, world, START)  # first: the roll-ups count every sponsor
         with console.status(f"{name}: building every view (--full)"):
             _, _, built_s = timed_refresh(engine, load_settings(), full=True)
-        seed_programme(engine, world, START)
         console.print(f"{name}: landed in {spent[name]:.0f} s, views built in {built_s:.0f} s")
 
 

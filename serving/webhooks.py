@@ -95,6 +95,7 @@ class Deliveries:
     sent: int = 0
     failed: int = 0
     given_up: int = 0
+    deferred: int = 0  # left due for the next pass: their URL timed out in this one
 
 
 def deliver_due(
@@ -108,7 +109,8 @@ def deliver_due(
     attempts scheduled from `now`. An alert whose buyer no longer holds a quality
     agreement in force with the supplier on `today` (the programme's day) is not sent.
     The signatures carry the `clock()` time they are sent at (what a receiver compares
-    with its own clock). Returns what happened."""
+    with its own clock). Returns what happened. Runs its own event loop: not to be called
+    from inside a running one (Dagster ops and the CLI call it from plain threads)."""
     now = now or clock()
     with engine.connect() as conn:
         due = conn.execute(
@@ -140,55 +142,63 @@ def deliver_due(
         return Deliveries()
     # One event loop for the pass: an attempt is a coroutine, so its whole time (connect,
     # headers, body) is bounded by cancelling it, which a blocking client cannot do.
-    runner = asyncio.Runner()
-    # each read and connect waits at most a fifth of an attempt's time
-    http = runner.run(_client())
-    try:
-        for row in due:
-            outcome = runner.run(_attempt(http, row, clock))
-            attempt = row.attempts + 1
-            with engine.begin() as conn:
-                conn.execute(
-                    insert(delivery).values(
-                        alert_id=row.alert_id,
-                        attempt=attempt,
-                        at=now,
-                        url=row.url,
-                        status_code=outcome[0],
-                        error=outcome[1],
-                        delivered=outcome[1] is None,
+    # Attempts are sequential; a URL that timed out once is not tried again in this pass
+    # (its other alerts stay due for the next), so one slow receiver holds a pass for at
+    # most TIMEOUT_S, not TIMEOUT_S per alert.
+    stalled: set[str] = set()
+    deferred = 0
+    with asyncio.Runner() as runner:
+        http = runner.run(_client())
+        try:
+            for row in due:
+                if row.url in stalled:
+                    deferred += 1
+                    continue
+                status, error, timed_out = runner.run(_attempt(http, row, clock))
+                if timed_out:
+                    stalled.add(row.url)
+                attempt = row.attempts + 1
+                with engine.begin() as conn:
+                    conn.execute(
+                        insert(delivery).values(
+                            alert_id=row.alert_id,
+                            attempt=attempt,
+                            at=now,
+                            url=row.url,
+                            status_code=status,
+                            error=error,
+                            delivered=error is None,
+                        )
                     )
-                )
-                values: dict[str, Any] = {"attempts": attempt}
-                if outcome[1] is None:
-                    values |= {"status": AlertStatus.SENT.value, "sent_at": now}
-                    values["next_attempt_at"] = None
-                    sent += 1
-                elif attempt >= MAX_ATTEMPTS:
-                    values["next_attempt_at"] = None  # the buyer still reads it over the API
-                    given_up += 1
-                    log.warning(
-                        "alert %s: %d webhook attempts to %s failed, the last: %s; no more",
-                        row.alert_id,
-                        attempt,
-                        row.url,
-                        outcome[1],
+                    values: dict[str, Any] = {"attempts": attempt}
+                    if error is None:
+                        values |= {"status": AlertStatus.SENT.value, "sent_at": now}
+                        values["next_attempt_at"] = None
+                        sent += 1
+                    elif attempt >= MAX_ATTEMPTS:
+                        values["next_attempt_at"] = None  # the buyer still reads it over the API
+                        given_up += 1
+                        log.warning(
+                            "alert %s: %d webhook attempts to %s failed, the last: %s; no more",
+                            row.alert_id,
+                            attempt,
+                            row.url,
+                            error,
+                        )
+                    else:
+                        values["next_attempt_at"] = now + backoff(attempt)
+                        failed += 1
+                    conn.execute(
+                        update(alert)
+                        .where(
+                            alert.c.alert_id == row.alert_id,
+                            alert.c.status == AlertStatus.CREATED.value,
+                        )
+                        .values(**values)
                     )
-                else:
-                    values["next_attempt_at"] = now + backoff(attempt)
-                    failed += 1
-                conn.execute(
-                    update(alert)
-                    .where(
-                        alert.c.alert_id == row.alert_id,
-                        alert.c.status == AlertStatus.CREATED.value,
-                    )
-                    .values(**values)
-                )
-    finally:
-        runner.run(http.aclose())
-        runner.close()
-    return Deliveries(sent, failed, given_up)
+        finally:
+            runner.run(http.aclose())
+    return Deliveries(sent, failed, given_up, deferred)
 
 
 async def _client() -> httpx.AsyncClient:
@@ -197,11 +207,11 @@ async def _client() -> httpx.AsyncClient:
 
 async def _attempt(
     http: httpx.AsyncClient, row: Any, clock: Callable[[], datetime]
-) -> tuple[int | None, str | None]:
-    """(status code, error: None when delivered). The whole attempt, from connecting to
-    the answer's last byte, has TIMEOUT_S (a receiver dripping its headers or its body
-    cannot hold the pass); the answer's body is not kept (the URL is the buyer's to
-    choose, what answers there is not its to read)."""
+) -> tuple[int | None, str | None, bool]:
+    """(status code, error: None when delivered, whether it timed out). The whole
+    attempt, from connecting to the answer's last byte, has TIMEOUT_S (a receiver
+    dripping its headers or its body cannot hold the pass); the answer's body is not
+    kept (the URL is the buyer's to choose, what answers there is not its to read)."""
     body = json.dumps(payload(row), ensure_ascii=False, sort_keys=True).encode()
     headers = {
         "Content-Type": "application/json",
@@ -216,11 +226,13 @@ async def _attempt(
                 async for _ in response.aiter_raw(1_024):  # drained, not kept
                     pass
     except TimeoutError:
-        return status, f"no whole answer within {TIMEOUT_S:g} s"
+        return status, f"no whole answer within {TIMEOUT_S:g} s", True
+    except httpx.TimeoutException as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:500], True
     except Exception as exc:
         # whatever it is (httpx.InvalidURL is no HTTPError), this alert's attempt failed:
         # logged and retried, the others go on
-        return None, f"{type(exc).__name__}: {exc}"[:500]
+        return None, f"{type(exc).__name__}: {exc}"[:500], False
     if 200 <= response.status_code < 300:
-        return response.status_code, None
-    return response.status_code, f"HTTP {response.status_code}"
+        return response.status_code, None, False
+    return response.status_code, f"HTTP {response.status_code}", False

@@ -113,7 +113,10 @@ def register(app: FastAPI, gate: Gate) -> None:
                     .where(r.suppliers >= MIN_GROUP)
                     .order_by(r.group_kind, r.group_id, r.metric)
                 )
+                # a row computed before a sponsorship changed counts other suppliers
+                # than the live groups judged safe: it waits for the next refresh
                 if (x.group_kind, x.group_id, x.metric) in shown
+                and x.suppliers == len(members[(x.group_kind, x.group_id, x.metric)])
             ]
             return {"groups": rows, "min_suppliers": MIN_GROUP}, Done(rows=len(rows))
 

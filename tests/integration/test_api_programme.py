@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Engine
@@ -241,10 +241,32 @@ def check_impact(got: Any, programme: dict[str, dict[str, Any]]) -> None:
             assert key in shown, f"{key}: safe, yet not shown"
 
 
+def drawn_supplier(sector: str | None, sponsored: set[str]) -> dict[str, Any]:
+    return {
+        "sector": sector,
+        "primary": None,
+        "sponsored": sponsored,
+        "levels": (LEVELS[0], LEVELS[0]),
+        "uplifts": {m: 10.0 for m in Metric},
+    }
+
+
+# six auto suppliers, all sponsored by B1 with two more: auto and B1 differ by two
+# suppliers, so both are withheld
+WITHHELD_PAIR = [drawn_supplier("auto", {"B1"}) for _ in range(6)] + [
+    drawn_supplier(None, {"B1"}) for _ in range(2)
+]
+# five suppliers each sponsored by B1 and B2: both sponsors' groups reach five (the
+# same five), both shown
+TWO_SPONSORS_EACH = [drawn_supplier(None, {"B1", "B2"}) for _ in range(5)]
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(drawn=programmes)
+@example(drawn=WITHHELD_PAIR)
+@example(drawn=TWO_SPONSORS_EACH)
 def test_the_programme_roll_ups_show_no_group_below_five(
     db_url: str, drawn: list[dict[str, Any]]
 ) -> None:
@@ -274,3 +296,20 @@ def test_the_programme_roll_ups_show_no_group_below_five(
         after = conn.scalar(select(func.count()).select_from(AuditEntry.__table__))
     assert after - before == requests, "one audit row per request"
     assert audit.verify(w.engine).intact
+
+
+def test_a_roll_up_row_older_than_a_sponsorship_waits_for_the_refresh(db_url: str) -> None:
+    """The groups judged safe are the live ones; a row computed before a sponsorship was
+    added counts other suppliers, so it is not shown until the roll-up is recomputed."""
+    w = world(db_url)
+    setup(w, [drawn_supplier(None, {"B1"}) for _ in range(5)])
+    shown = get(w, "OP", "/v1/programme/impact").json()["groups"]
+    assert {(r["group_id"], r["suppliers"]) for r in shown} == {("B1", 5)}
+    add_sponsorship(w.engine, "B1", POOL[5], "P", TODAY)  # a sixth, no uplift row yet
+    with w.engine.begin() as conn:
+        conn.execute(insert(programme_impact), [impact_row(POOL[5], m, 20.0) for m in Metric])
+    assert get(w, "OP", "/v1/programme/impact").json()["groups"] == []
+    with w.engine.begin() as conn:
+        recompute_rollup(conn)
+    shown = get(w, "OP", "/v1/programme/impact").json()["groups"]
+    assert {(r["group_id"], r["suppliers"]) for r in shown} == {("B1", 6)}

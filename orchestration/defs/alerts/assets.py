@@ -51,7 +51,8 @@ def alerts_asset(settings: Settings) -> dg.AssetsDefinition:
         sent = deliver_due(engine, today=today)
         context.log.info(
             f"{found.findings} findings, {len(found.created)} new alerts; webhooks: "
-            f"{sent.sent} sent, {sent.failed} to retry, {sent.given_up} given up"
+            f"{sent.sent} sent, {sent.failed} to retry, {sent.given_up} given up, "
+            f"{sent.deferred} left for the next pass (their receiver timed out)"
         )
         return dg.MaterializeResult(
             metadata={
@@ -60,6 +61,7 @@ def alerts_asset(settings: Settings) -> dg.AssetsDefinition:
                 "webhooks_sent": sent.sent,
                 "webhooks_failed": sent.failed,
                 "webhooks_given_up": sent.given_up,
+                "webhooks_deferred": sent.deferred,
             }
         )
 
