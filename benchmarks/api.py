@@ -4,6 +4,7 @@ against a ceiling without the sharing rules and the audit trail, on SQLite and P
     .venv/bin/python -m benchmarks.api [--history 10000000] [--suppliers 300]
                                         [--clients 50] [--seconds 30]
                                         [--databases sqlite,postgresql] [--keep DIR]
+                                        [--load-processes 2]
 
 For each database: the views benchmark's history (`benchmarks.views`: the simulated
 programme, written into the landing tables) is landed and every view built; the
@@ -11,7 +12,8 @@ programme's sponsorships (each with its default agreement) and one key per buyer
 recorded. Then two servers run in turn on 127.0.0.1, each in a process of its own
 (uvicorn, one worker): `sangsaeng api serve` (the rules in SQL, an audit row per request,
 the key looked up per request) and `benchmarks.api_ceiling` (the same SELECTs without the
-rules, no audit, no key). `clients` async httpx clients send a mixed stream of requests
+rules, no audit, no key; both with the API's pool of connections). `clients` async httpx
+clients (flat out: split over `--load-processes` processes) send a mixed stream of requests
 for `seconds` each (after a warm-up): buyers' pages of production_daily, oee_daily,
 quality_daily and delivery_weekly for one of their suppliers and a week or two, and lot
 traces of lots shipped to them. The same seeded sequence goes to both servers.
@@ -34,7 +36,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -83,6 +85,7 @@ class Run:
     saturated: float = 0.0  # requests/s with every client sending back to back
     server_cpu_ms: float = 0.0  # per request, meanwhile
     database_cpu_ms: float = 0.0
+    client_cpu_ms: float = 0.0  # the load generator's own (this process)
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[int, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -260,31 +263,83 @@ def _client(port: int, clients: int) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60)
 
 
-async def saturate(  # noqa: PLR0917 - the run's figures
-    port: int, calls: list[Call], clients: int, seconds: float, run: Run, server_pid: int
-) -> None:
-    """Requests per second with `clients` sending back to back (after a warm-up), and
-    the CPU the server and the database spent per request meanwhile."""
+async def _back_to_back(
+    port: int, calls: list[Call], clients: int, start_at: float, seconds: float
+) -> tuple[int, float]:
+    """`clients` sending back to back, warming up until `start_at` (wall clock), then
+    counting for `seconds`: (requests answered 200, this process's CPU seconds)."""
     async with _client(port, clients) as client:
         position, done = 0, 0
 
         async def worker(stop_at: float, counting: bool) -> None:
             nonlocal position, done
-            while time.perf_counter() < stop_at:
+            while time.time() < stop_at:
                 call = calls[position % len(calls)]
                 position += 1
                 if await _send(client, call) == 200 and counting:
                     done += 1
 
-        warm_until = time.perf_counter() + WARM_UP_S
-        await asyncio.gather(*(worker(warm_until, False) for _ in range(clients)))
-        cpu = cpu_seconds(server_pid), database_cpu_seconds()
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(started + seconds, True) for _ in range(clients)))
-        run.saturated = done / (time.perf_counter() - started)
-        if done:
-            run.server_cpu_ms = (cpu_seconds(server_pid) - cpu[0]) / done * 1000
-            run.database_cpu_ms = (database_cpu_seconds() - cpu[1]) / done * 1000
+        await asyncio.gather(*(worker(start_at, False) for _ in range(clients)))
+        cpu = time.process_time()
+        await asyncio.gather(*(worker(start_at + seconds, True) for _ in range(clients)))
+        return done, time.process_time() - cpu
+
+
+def _load_process(  # noqa: PLR0917 - a process's arguments
+    port: int, calls: list[Call], clients: int, seconds: float, ready: Any, go: Any, out: Any
+) -> None:
+    """A load process: says it is ready (imported), takes the start time, reports."""
+    ready.put(True)
+    out.put(asyncio.run(_back_to_back(port, calls, clients, go.get(), seconds)))
+
+
+def saturate(  # noqa: PLR0917 - the run's figures
+    port: int,
+    calls: list[Call],
+    clients: int,
+    seconds: float,
+    run: Run,
+    server_pid: int,
+    processes: int,
+) -> None:
+    """Requests per second with `clients` sending back to back (after a warm-up), spread
+    over `processes` load processes (one Python process tops out near a core, and would
+    then measure itself, not the server), and the CPU the server, the database and the
+    load spent per request meanwhile."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    ready, go, out = spawn.Queue(), spawn.Queue(), spawn.Queue()
+    shares = [clients // processes + (n < clients % processes) for n in range(processes)]
+    workers = [
+        spawn.Process(
+            target=_load_process,
+            args=(port, calls[n::processes], share, seconds, ready, go, out),
+            daemon=True,
+        )
+        for n, share in enumerate(shares)
+        if share
+    ]
+    for w in workers:
+        w.start()
+    for _ in workers:
+        ready.get(timeout=120)  # every one imported before the clock starts
+    start_at = time.time() + WARM_UP_S
+    for _ in workers:
+        go.put(start_at)
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu = cpu_seconds(server_pid), database_cpu_seconds()
+    time.sleep(max(0.0, start_at + seconds - time.time()))
+    server_cpu, database_cpu = cpu_seconds(server_pid), database_cpu_seconds()
+    results = [out.get(timeout=120) for _ in workers]
+    for w in workers:
+        w.join(timeout=30)
+    done = sum(d for d, _ in results)
+    run.saturated = done / seconds
+    if done:
+        run.server_cpu_ms = (server_cpu - cpu[0]) / done * 1000
+        run.database_cpu_ms = (database_cpu - cpu[1]) / done * 1000
+        run.client_cpu_ms = sum(c for _, c in results) / done * 1000
 
 
 async def paced(port: int, calls: list[Call], clients: int, rate: float, run: Run) -> None:
@@ -314,7 +369,13 @@ async def paced(port: int, calls: list[Call], clients: int, rate: float, run: Ru
 
 
 def measure(  # noqa: PLR0917 - the run's figures
-    name: str, url: str, folder: Path, clients: int, seconds: float, rate: float
+    name: str,
+    url: str,
+    folder: Path,
+    clients: int,
+    seconds: float,
+    rate: float,
+    load_processes: int,
 ) -> list[Run]:
     engine = make_engine(url)
     calls = workload(engine, 20_000, seed=11)
@@ -327,7 +388,7 @@ def measure(  # noqa: PLR0917 - the run's figures
         run = Run(name, server, seconds=seconds)
         try:
             with console.status(f"{name}: {clients} clients flat out on the {server}"):
-                asyncio.run(saturate(port, calls, clients, seconds, run, proc.pid))
+                saturate(port, calls, clients, seconds, run, proc.pid, load_processes)
             with console.status(f"{name}: {rate:.0f} requests/s on the {server}"):
                 asyncio.run(paced(port, calls[::-1], clients, rate, run))
         finally:
@@ -335,7 +396,8 @@ def measure(  # noqa: PLR0917 - the run's figures
             proc.wait(timeout=30)
         console.print(
             f"{name} {server}: flat out {run.saturated:.0f} requests/s (CPU per request: "
-            f"server {run.server_cpu_ms:.2f} ms, PostgreSQL {run.database_cpu_ms:.2f} ms); "
+            f"server {run.server_cpu_ms:.2f} ms, PostgreSQL {run.database_cpu_ms:.2f} ms, "
+            f"load generator {run.client_cpu_ms:.2f} ms); "
             f"at {rate:.0f}/s "
             f"p95 {percentile(run.all, 0.95):.1f} ms, errors {dict(run.errors) or 0}"
         )
@@ -400,6 +462,10 @@ def main(  # noqa: PLR0917 - typer options
         Path | None,
         typer.Option(help="Keep the built databases here and reuse them next time."),
     ] = None,
+    load_processes: Annotated[
+        int,
+        typer.Option(help="Processes the flat-out load is spread over (clients split)."),
+    ] = 2,
     measure_load: Annotated[
         bool, typer.Option("--measure/--build-only", help="--build-only: build and keep.")
     ] = True,
@@ -416,7 +482,7 @@ def main(  # noqa: PLR0917 - typer options
     try:
         urls, cluster = prepared(wanted, folder, history, suppliers)
         for name, url in urls.items() if measure_load else ():
-            runs += measure(name, url, folder, clients, seconds, rate)
+            runs += measure(name, url, folder, clients, seconds, rate, load_processes)
     finally:
         if cluster is not None:
             cluster.stop()

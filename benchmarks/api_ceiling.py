@@ -30,7 +30,7 @@ from serving.access import (
     request_filters,
 )
 from serving.access import view_table as table_of
-from serving.app import serve
+from serving.app import POOL, serve
 from serving.gate import API_KEY
 from serving.routes.views import ViewPage, csv_of
 
@@ -117,7 +117,7 @@ def main(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")],
 ) -> None:
     """Serve the ceiling app on 127.0.0.1:PORT (measuring only: no rules, no audit)."""
-    serve(create_ceiling(make_engine(url)), "127.0.0.1", port)
+    serve(create_ceiling(make_engine(url, **POOL)), "127.0.0.1", port)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,10 @@ def api_serve(
     with a line naming `sangsaeng db upgrade`.
     """
     from schemas.registry.server import host_port
-    from serving.app import create_app, serve
+    from serving.app import POOL, create_app, serve
 
     default_host, default_port = host_port(settings().api_url)
-    serve(create_app(engine()), host or default_host, port or default_port)
+    serve(create_app(engine(**POOL)), host or default_host, port or default_port)
 
 
 def register(root: typer.Typer) -> None:

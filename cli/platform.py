@@ -7,7 +7,7 @@ refuse one at another revision with a line naming `sangsaeng db upgrade`
 instant.
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sangsaeng.settings import Settings, get_settings
 
@@ -28,11 +28,12 @@ def _checked(made: "Engine", ensure: bool) -> "Engine":
     return made
 
 
-def engine(*, ensure: bool = True) -> "Engine":
-    """An engine on the platform database, checked (or upgraded when empty) unless told not."""
+def engine(*, ensure: bool = True, **pool: Any) -> "Engine":
+    """An engine on the platform database, checked (or upgraded when empty) unless told
+    not; `pool`: the connection pool's sizes, for a server."""
     from sangsaeng.db import make_engine
 
-    return _checked(make_engine(settings().database_url), ensure)
+    return _checked(make_engine(settings().database_url, **pool), ensure)
 
 
 def registry_engine(*, ensure: bool = True) -> "Engine":

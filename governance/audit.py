@@ -3,15 +3,15 @@ appended in the same transaction as the read, each row chained to the one before
 
 A row's hash is SHA-256 over the previous row's hash and the row's own content (its
 canonical JSON), so changing, deleting or inserting a row anywhere breaks every link
-after it; the trail's head (`audit_head`, moved by every append) tells where it ends, so
-rows cut from its end are found too; `verify` walks the chain and reports the first
-broken link. Appends are serialised so two requests cannot both chain to the same
-predecessor: on PostgreSQL one statement moves the head and adds the row, the head's row
-lock queueing the others; on SQLite the write lock its first write takes. Reads run side
-by side, but from its append to its commit a request holds the chain, the price of a
-single chain. The chain proves the trail was not edited inside the database; it does not
-stop someone who can rewrite the whole table from recomputing it (a deployment ships the
-latest hash elsewhere for that).
+after it; `verify` walks the chain and reports the first broken link. Appends are
+serialised so two requests cannot both chain to the same predecessor: on PostgreSQL an
+advisory lock, then one statement that reads the last link, hashes and adds the row (the
+database computing the SHA-256 that `verify` recomputes in Python); on SQLite the write
+lock its first write takes. Reads run side by side, but from its append to its commit a
+request holds the chain, the price of a single chain. The chain proves the trail was not
+edited inside the database; it does not stop someone who can rewrite the whole table, or
+cut rows from its end, from going unnoticed (a deployment ships the latest hash elsewhere
+for that).
 """
 
 import contextlib
@@ -23,15 +23,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Connection, Engine, RootTransaction
 
-from governance.models import AuditEntry, AuditHead, AuditSupplier
+from governance.models import AuditEntry, AuditSupplier
 
 GENESIS = "0" * 64  # the previous hash of the first row
 audit_log = AuditEntry.__table__
 audit_supplier = AuditSupplier.__table__
-audit_head = AuditHead.__table__
+AUDIT_LOCK = 0x5A6E_A0D1  # the PostgreSQL advisory lock id held while appending
 # This process's appenders queue here before the database's own lock: a thread waiting on
 # a Python lock wakes the moment it is free, one waiting on SQLite's write lock sleeps in
 # steps of milliseconds.
@@ -92,10 +92,10 @@ def _around_seq(content: Mapping[str, Any]) -> tuple[str, str]:
     return before, after
 
 
-# PostgreSQL appends in one statement: the head's row lock (INSERT ... ON CONFLICT DO
-# UPDATE waits for the holder's commit and then moves the newest head, even under READ
-# COMMITTED) serialises the appends, and the database hashes what Python would:
-# SHA-256 of "<previous hash>\n<canonical JSON>", the JSON's seq being the head's next.
+# PostgreSQL appends in one statement once it holds the advisory lock (a statement of its
+# own: under READ COMMITTED the next statement's snapshot then sees the last holder's
+# row), the database hashing what Python would: SHA-256 of "<previous hash>\n<canonical
+# JSON>", the JSON's seq being the last row's plus one.
 _PG_HASH = (
     "encode(sha256(convert_to({prev} || chr(10) || CAST(:before AS TEXT) || CAST({seq} AS TEXT) "
     "|| CAST(:after AS TEXT), "
@@ -103,22 +103,21 @@ _PG_HASH = (
 )
 _PG_APPEND = text(
     f"""
-    WITH head AS (
-        INSERT INTO audit_head AS h (id, seq, prev_hash, hash)
-        VALUES (1, 1, CAST(:genesis AS TEXT),
-                {_PG_HASH.format(prev="CAST(:genesis AS TEXT)", seq="1")})
-        ON CONFLICT (id) DO UPDATE SET
-            seq = h.seq + 1,
-            prev_hash = h.hash,
-            hash = {_PG_HASH.format(prev="h.hash", seq="h.seq + 1")}
-        RETURNING seq, prev_hash, hash
+    WITH last AS (
+        SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1
+    ), next AS (
+        SELECT coalesce((SELECT seq FROM last), 0) + 1 AS seq,
+               coalesce((SELECT hash FROM last), CAST(:genesis AS TEXT)) AS prev_hash
+    ), link AS (
+        SELECT seq, prev_hash, {_PG_HASH.format(prev="prev_hash", seq="seq")} AS hash
+        FROM next
     ), entry AS (
         INSERT INTO audit_log (seq, at, org_id, role, purpose, method, endpoint, view,
                                filters, suppliers, rows, status, reason, prev_hash, hash)
         SELECT seq, :at, :org_id, :role, :purpose, :method, :endpoint, :view,
                CAST(:filters AS JSON), CAST(:suppliers AS JSON), :rows, :status, :reason,
                prev_hash, hash
-        FROM head
+        FROM link
         RETURNING seq
     ), readers AS (
         INSERT INTO audit_supplier (supplier_id, seq, rows)
@@ -135,6 +134,7 @@ def append(conn: Connection, read: Read, at: datetime | None = None) -> int:
     at = at or datetime.now(UTC)
     content = _content(0, at, read)
     if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK})
         before, after = _around_seq(content)
         return int(
             conn.execute(
@@ -152,16 +152,14 @@ def append(conn: Connection, read: Read, at: datetime | None = None) -> int:
         )
     if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
         # pysqlite opens a transaction only at the first write: take the write lock
-        # before reading the head, or two appends could chain to the same one
+        # before reading the last row, or two appends could chain to the same one
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-    last = conn.execute(select(audit_head.c.seq, audit_head.c.hash)).first()
+    last = conn.execute(
+        select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+    ).first()
     seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
     content["seq"] = seq
     link = {"seq": seq, "prev_hash": prev, "hash": chain_hash(prev, content)}
-    if last:
-        conn.execute(update(audit_head).values(link))
-    else:
-        conn.execute(insert(audit_head).values(id=1, **link))
     conn.execute(insert(audit_log), {**content, **link, "at": at})
     if content["suppliers"]:
         conn.execute(
@@ -174,7 +172,7 @@ def append(conn: Connection, read: Read, at: datetime | None = None) -> int:
 def append_and_commit(conn: Connection, transaction: RootTransaction, read: Read) -> int:
     """Append `read` in `transaction` (the read's own, on `conn`) and commit it; returns
     the row's seq. The chain is held from the append to the commit."""
-    # PostgreSQL queues appends on the head's row lock alone. On SQLite, a read that
+    # PostgreSQL queues appends on the advisory lock alone. On SQLite, a read that
     # wrote (acknowledging an alert, narrowing an agreement) holds the database's write
     # lock already: it must not then wait for the process's lock, whose holder may be
     # waiting for that write lock.
@@ -247,22 +245,7 @@ def verify(engine: Engine) -> Verdict:
             if chain_hash(prev, _content(row.seq, at, _read_of(row))) != row.hash:
                 return Verdict(checked, row.seq, "its content does not match its hash (edited)")
             checked, prev, expected_seq = checked + 1, row.hash, row.seq + 1
-        head = conn.execute(select(audit_head.c.seq, audit_head.c.hash)).first()
-    return _against_head(checked, (expected_seq - 1, prev), head)
-
-
-def _against_head(checked: int, last: tuple[int, str], head: Any) -> Verdict:
-    """The walk's end (last seq, its hash) compared with the trail's head."""
-    if head is None:
-        if checked:
-            return Verdict(checked, last[0], "the trail's head is gone (audit_head)")
-        return Verdict(checked)
-    if tuple(head) == last:
-        return Verdict(checked)
-    if head.seq > last[0]:
-        problem = f"the head says the trail ends at row {head.seq}: rows cut from its end"
-        return Verdict(checked, last[0] + 1, problem)
-    return Verdict(checked, head.seq, "the trail's head does not match its row (edited)")
+    return Verdict(checked)
 
 
 def entries_for_supplier(

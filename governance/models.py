@@ -254,20 +254,6 @@ class AuditEntry(PlatformBase):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class AuditHead(PlatformBase):
-    """The audit trail's last link, one row (`id` 1; none: the trail is empty). Each
-    append moves it in the same transaction as the row it adds: on PostgreSQL its row
-    lock is what serialises appends, and `audit verify` compares it with the last row,
-    so rows deleted from the end of the trail are found too."""
-
-    __tablename__ = "audit_head"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(BigInteger)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
-
-
 class AuditSupplier(PlatformBase):
     """Which suppliers' rows an audited read returned: the index of "who saw my data"."""
 

@@ -78,6 +78,14 @@ def create_app(engine: Engine, *, today: Callable[[], date] = programme_today) -
 SWITCH_INTERVAL_S = 0.001
 
 
+# Sync endpoints run on anyio's worker threads (40 by default), each holding one
+# connection at a time. A pool as large as that never makes a connection per request: the
+# default (5 kept, 10 more made and closed as needed) opened and closed PostgreSQL
+# backends under load, each costing the database a fork and a login.
+REQUEST_THREADS = 40
+POOL = {"pool_size": REQUEST_THREADS, "max_overflow": 10}
+
+
 def serve(app: FastAPI, host: str, port: int) -> None:
     """Run an API app in the foreground the way `sangsaeng api serve` does."""
     import uvicorn

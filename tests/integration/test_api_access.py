@@ -24,7 +24,6 @@ from governance.models import (
     AgreementPurpose,
     AgreementView,
     AuditEntry,
-    AuditHead,
     AuditSupplier,
     PartScope,
     Purpose,
@@ -453,20 +452,11 @@ def test_audit_verify_finds_the_first_edited_row(db_url: str) -> None:
     with w.engine.begin() as conn:
         t = AuditEntry.__table__
         last = conn.scalar(select(func.max(t.c.seq)))
-        found_rows = conn.scalar(select(t.c.rows).where(t.c.seq == last - 1))
         conn.execute(t.update().where(t.c.seq == last - 1).values(rows=999))
     broken = audit.verify(w.engine)
     assert (broken.intact, broken.broken_seq) == (False, last - 1)
     assert "edited" in (broken.problem or "")
-    with w.engine.begin() as conn:  # the newest row taken away: its head still counts it
-        conn.execute(delete(AuditSupplier.__table__).where(AuditSupplier.seq == last))
-        conn.execute(t.delete().where(t.c.seq == last))
-        conn.execute(t.update().where(t.c.seq == last - 1).values(rows=found_rows))
-    cut = audit.verify(w.engine)
-    assert (cut.intact, cut.broken_seq) == (False, last), cut
-    assert "cut from its end" in (cut.problem or "")
     with w.engine.begin() as conn:  # restore the chain for the other tests of this world
         conn.execute(delete(AuditSupplier.__table__))
         conn.execute(delete(AuditEntry.__table__))
-        conn.execute(delete(AuditHead.__table__))
     assert audit.verify(w.engine).intact
