@@ -85,7 +85,7 @@ class Run:
     saturated: float = 0.0  # requests/s with every client sending back to back
     server_cpu_ms: float = 0.0  # per request, meanwhile
     database_cpu_ms: float = 0.0
-    client_cpu_ms: float = 0.0  # the load generator's own (this process)
+    client_cpu_ms: float = 0.0  # the load generator's own (its processes)
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[int, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -290,7 +290,24 @@ def _load_process(  # noqa: PLR0917 - a process's arguments
 ) -> None:
     """A load process: says it is ready (imported), takes the start time, reports."""
     ready.put(True)
-    out.put(asyncio.run(_back_to_back(port, calls, clients, go.get(), seconds)))
+    out.put(asyncio.run(_back_to_back(port, calls, clients, go.get(timeout=300), seconds)))
+
+
+def _from_workers(queue: Any, workers: list[Any], timeout_s: float = 300.0) -> Any:
+    """The next item from `queue`; an error naming the load process that died first."""
+    import queue as queues
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            return queue.get(timeout=1.0)
+        except queues.Empty:
+            dead = [w for w in workers if w.exitcode not in (None, 0)]
+            if dead:
+                raise RuntimeError(
+                    f"a load process exited with code {dead[0].exitcode}: see its traceback above"
+                ) from None
+    raise RuntimeError(f"the load processes said nothing for {timeout_s:.0f} s")
 
 
 def saturate(  # noqa: PLR0917 - the run's figures
@@ -323,7 +340,7 @@ def saturate(  # noqa: PLR0917 - the run's figures
     for w in workers:
         w.start()
     for _ in workers:
-        ready.get(timeout=120)  # every one imported before the clock starts
+        _from_workers(ready, workers)  # every one imported before the clock starts
     start_at = time.time() + WARM_UP_S
     for _ in workers:
         go.put(start_at)
@@ -331,7 +348,7 @@ def saturate(  # noqa: PLR0917 - the run's figures
     cpu = cpu_seconds(server_pid), database_cpu_seconds()
     time.sleep(max(0.0, start_at + seconds - time.time()))
     server_cpu, database_cpu = cpu_seconds(server_pid), database_cpu_seconds()
-    results = [out.get(timeout=120) for _ in workers]
+    results = [_from_workers(out, workers) for _ in workers]
     for w in workers:
         w.join(timeout=30)
     done = sum(d for d, _ in results)
@@ -464,7 +481,7 @@ def main(  # noqa: PLR0917 - typer options
     ] = None,
     load_processes: Annotated[
         int,
-        typer.Option(help="Processes the flat-out load is spread over (clients split)."),
+        typer.Option(min=1, help="Processes the flat-out load is spread over (clients split)."),
     ] = 2,
     measure_load: Annotated[
         bool, typer.Option("--measure/--build-only", help="--build-only: build and keep.")

@@ -71,6 +71,9 @@ def make_engine(url: str | URL, *, sqlite_timeout_s: float = 30.0, **kwargs: Any
         return create_engine(parsed, pool_pre_ping=True, **kwargs)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    else:  # an in-memory database gets a pool of its own kind, which takes no sizes
+        kwargs.pop("pool_size", None)
+        kwargs.pop("max_overflow", None)
     engine = create_engine(parsed, connect_args={"timeout": sqlite_timeout_s}, **kwargs)
 
     @event.listens_for(engine, "connect")

@@ -1,6 +1,8 @@
 """The programme's roll-ups for the operator and the ministry (never a group of fewer
 than five suppliers) and the operator's list of sponsorships."""
 
+import math
+from statistics import fmean
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Request, Security
@@ -97,11 +99,13 @@ def register(app: FastAPI, gate: Gate) -> None:
             r, i = programme_impact_rollup.c, programme_impact.c
             member_of = groups_of(conn)
             members: dict[tuple[str, str, str], set[str]] = {}
-            for supplier_id, metric in conn.execute(
-                select(i.supplier_id, i.metric).where(i.uplift_pct.is_not(None))
+            uplifts: dict[tuple[str, str, str], list[float]] = {}
+            for supplier_id, metric, uplift in conn.execute(
+                select(i.supplier_id, i.metric, i.uplift_pct).where(i.uplift_pct.is_not(None))
             ):
                 for kind, group in member_of.get(supplier_id, []):
                     members.setdefault((kind.value, group, metric), set()).add(supplier_id)
+                    uplifts.setdefault((kind.value, group, metric), []).append(uplift)
             shown: set[tuple[str, str, str]] = set()
             for metric in {k[2] for k in members}:
                 of_metric = {k: frozenset(v) for k, v in members.items() if k[2] == metric}
@@ -113,10 +117,8 @@ def register(app: FastAPI, gate: Gate) -> None:
                     .where(r.suppliers >= MIN_GROUP)
                     .order_by(r.group_kind, r.group_id, r.metric)
                 )
-                # a row computed before a sponsorship changed counts other suppliers
-                # than the live groups judged safe: it waits for the next refresh
                 if (x.group_kind, x.group_id, x.metric) in shown
-                and x.suppliers == len(members[(x.group_kind, x.group_id, x.metric)])
+                and _as_live(x, uplifts[(x.group_kind, x.group_id, x.metric)])
             ]
             return {"groups": rows, "min_suppliers": MIN_GROUP}, Done(rows=len(rows))
 
@@ -135,3 +137,13 @@ def register(app: FastAPI, gate: Gate) -> None:
             return {"sponsorships": rows}, Done(rows=len(rows))
 
         return gate.audited(request, x_api_key, x_purpose, read, purpose_needed=False)
+
+
+def _as_live(row: Any, live: list[float]) -> bool:
+    """Whether a stored roll-up row holds what its live group would: as many suppliers,
+    the same mean. The groups judged safe are the live ones; a row computed before a
+    sponsorship or a sector changed (until the next refresh) may count other suppliers,
+    and shown beside live groups its mean could be worked out by difference: it waits."""
+    return row.suppliers == len(live) and math.isclose(
+        row.uplift_pct, fmean(live), rel_tol=1e-9, abs_tol=1e-9
+    )

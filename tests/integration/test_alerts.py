@@ -645,5 +645,7 @@ def test_a_receiver_dripping_its_headers_cannot_hold_the_delivery(
             )
         assert errors == ["no whole answer within 1 s"]
         assert still_due == len(created) - 1  # not lost: the next pass tries them
+        again = deliver_due(engine, NOW, today=TODAY)  # the first waits for its backoff
+        assert (again.sent, again.failed, again.deferred) == (0, 1, len(created) - 2)
     finally:
         receiver.close()

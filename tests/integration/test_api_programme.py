@@ -241,13 +241,13 @@ def check_impact(got: Any, programme: dict[str, dict[str, Any]]) -> None:
             assert key in shown, f"{key}: safe, yet not shown"
 
 
-def drawn_supplier(sector: str | None, sponsored: set[str]) -> dict[str, Any]:
+def drawn_supplier(sector: str | None, sponsored: set[str], uplift: float = 10.0) -> dict[str, Any]:
     return {
         "sector": sector,
         "primary": None,
         "sponsored": sponsored,
         "levels": (LEVELS[0], LEVELS[0]),
-        "uplifts": {m: 10.0 for m in Metric},
+        "uplifts": {m: uplift for m in Metric},
     }
 
 
@@ -313,3 +313,25 @@ def test_a_roll_up_row_older_than_a_sponsorship_waits_for_the_refresh(db_url: st
         recompute_rollup(conn)
     shown = get(w, "OP", "/v1/programme/impact").json()["groups"]
     assert {(r["group_id"], r["suppliers"]) for r in shown} == {("B1", 6)}
+
+
+def test_a_roll_up_row_of_other_members_waits_though_its_count_is_the_same(
+    db_url: str,
+) -> None:
+    """Two suppliers swap sectors (a reference correction): every group keeps its size,
+    but the stored rows still hold the old members' means; shown beside live groups
+    they would give a supplier's uplift by difference. They wait for the refresh."""
+    w = world(db_url)
+    drawn = [drawn_supplier("auto", set(), 10.0) for _ in range(5)]
+    drawn += [drawn_supplier("masks", set(), 30.0) for _ in range(5)]
+    programme = setup(w, drawn)
+    shown = get(w, "OP", "/v1/programme/impact").json()["groups"]
+    assert {(r["group_id"], r["uplift_pct"]) for r in shown} == {("auto", 10.0), ("masks", 30.0)}
+    sectors = {s: d["sector"] for s, d in programme.items()}
+    sectors[POOL[0]], sectors[POOL[5]] = "masks", "auto"
+    reference(w.engine, organisations(sectors, {}))
+    assert get(w, "OP", "/v1/programme/impact").json()["groups"] == []
+    with w.engine.begin() as conn:
+        recompute_rollup(conn)
+    shown = get(w, "OP", "/v1/programme/impact").json()["groups"]
+    assert {(r["group_id"], r["uplift_pct"]) for r in shown} == {("auto", 14.0), ("masks", 26.0)}
