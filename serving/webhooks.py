@@ -124,7 +124,6 @@ def deliver_due(
             .order_by(alert.c.next_attempt_at, alert.c.alert_id)
         ).all()
     today = today or programme_today()
-    sent = failed = given_up = 0
     with engine.connect() as conn:
         sharing = {
             (a.supplier_id, a.buyer_id)
@@ -146,59 +145,63 @@ def deliver_due(
     # (its other alerts stay due for the next), so one slow receiver holds a pass for at
     # most TIMEOUT_S, not TIMEOUT_S per alert.
     stalled: set[str] = set()
-    deferred = 0
+    counts = {"sent": 0, "failed": 0, "given_up": 0, "deferred": 0}
     with asyncio.Runner() as runner:
         http = runner.run(_client())
         try:
             for row in due:
                 if row.url in stalled:
-                    deferred += 1
+                    counts["deferred"] += 1
                     continue
                 status, error, timed_out = runner.run(_attempt(http, row, clock))
                 if timed_out:
                     stalled.add(row.url)
-                attempt = row.attempts + 1
-                with engine.begin() as conn:
-                    conn.execute(
-                        insert(delivery).values(
-                            alert_id=row.alert_id,
-                            attempt=attempt,
-                            at=now,
-                            url=row.url,
-                            status_code=status,
-                            error=error,
-                            delivered=error is None,
-                        )
-                    )
-                    values: dict[str, Any] = {"attempts": attempt}
-                    if error is None:
-                        values |= {"status": AlertStatus.SENT.value, "sent_at": now}
-                        values["next_attempt_at"] = None
-                        sent += 1
-                    elif attempt >= MAX_ATTEMPTS:
-                        values["next_attempt_at"] = None  # the buyer still reads it over the API
-                        given_up += 1
-                        log.warning(
-                            "alert %s: %d webhook attempts to %s failed, the last: %s; no more",
-                            row.alert_id,
-                            attempt,
-                            row.url,
-                            error,
-                        )
-                    else:
-                        values["next_attempt_at"] = now + backoff(attempt)
-                        failed += 1
-                    conn.execute(
-                        update(alert)
-                        .where(
-                            alert.c.alert_id == row.alert_id,
-                            alert.c.status == AlertStatus.CREATED.value,
-                        )
-                        .values(**values)
-                    )
+                counts[_record_attempt(engine, row, now, status, error)] += 1
         finally:
             runner.run(http.aclose())
-    return Deliveries(sent, failed, given_up, deferred)
+    return Deliveries(**counts)
+
+
+def _record_attempt(
+    engine: Engine, row: Any, now: datetime, status: int | None, error: str | None
+) -> str:
+    """Log one attempt and move its alert on (sent, retried later, or given up); returns
+    which of those it was."""
+    attempt = row.attempts + 1
+    values: dict[str, Any] = {"attempts": attempt, "next_attempt_at": None}
+    if error is None:
+        values |= {"status": AlertStatus.SENT.value, "sent_at": now}
+        outcome = "sent"
+    elif attempt >= MAX_ATTEMPTS:  # the buyer still reads it over the API
+        outcome = "given_up"
+        log.warning(
+            "alert %s: %d webhook attempts to %s failed, the last: %s; no more",
+            row.alert_id,
+            attempt,
+            row.url,
+            error,
+        )
+    else:
+        values["next_attempt_at"] = now + backoff(attempt)
+        outcome = "failed"
+    with engine.begin() as conn:
+        conn.execute(
+            insert(delivery).values(
+                alert_id=row.alert_id,
+                attempt=attempt,
+                at=now,
+                url=row.url,
+                status_code=status,
+                error=error,
+                delivered=error is None,
+            )
+        )
+        conn.execute(
+            update(alert)
+            .where(alert.c.alert_id == row.alert_id, alert.c.status == AlertStatus.CREATED.value)
+            .values(**values)
+        )
+    return outcome
 
 
 async def _client() -> httpx.AsyncClient:

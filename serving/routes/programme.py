@@ -98,14 +98,13 @@ def register(app: FastAPI, gate: Gate) -> None:
             gate.role(caller, Role.OPERATOR, Role.MINISTRY)
             r, i = programme_impact_rollup.c, programme_impact.c
             member_of = groups_of(conn)
-            members: dict[tuple[str, str, str], set[str]] = {}
-            uplifts: dict[tuple[str, str, str], list[float]] = {}
+            # each live group's members with their uplifts
+            members: dict[tuple[str, str, str], dict[str, float]] = {}
             for supplier_id, metric, uplift in conn.execute(
                 select(i.supplier_id, i.metric, i.uplift_pct).where(i.uplift_pct.is_not(None))
             ):
                 for kind, group in member_of.get(supplier_id, []):
-                    members.setdefault((kind.value, group, metric), set()).add(supplier_id)
-                    uplifts.setdefault((kind.value, group, metric), []).append(uplift)
+                    members.setdefault((kind.value, group, metric), {})[supplier_id] = uplift
             shown: set[tuple[str, str, str]] = set()
             for metric in {k[2] for k in members}:
                 of_metric = {k: frozenset(v) for k, v in members.items() if k[2] == metric}
@@ -118,7 +117,7 @@ def register(app: FastAPI, gate: Gate) -> None:
                     .order_by(r.group_kind, r.group_id, r.metric)
                 )
                 if (x.group_kind, x.group_id, x.metric) in shown
-                and _as_live(x, uplifts[(x.group_kind, x.group_id, x.metric)])
+                and _as_live(x, list(members[(x.group_kind, x.group_id, x.metric)].values()))
             ]
             return {"groups": rows, "min_suppliers": MIN_GROUP}, Done(rows=len(rows))
 
