@@ -51,7 +51,9 @@ class Latency:
 
 
 def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile."""
+    """Nearest-rank percentile; NaN for no values (a run whose every request failed)."""
+    if not values:
+        return float("nan")
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, int(-(-q * len(ordered) // 1)) - 1))]
 

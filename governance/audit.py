@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Connection, Engine, RootTransaction
+from sqlalchemy.exc import DBAPIError
 
 from governance.models import AuditEntry, AuditSupplier
 
@@ -129,27 +131,27 @@ _PG_APPEND = text(
 )
 
 
+def _pg_values(read: Read, at: datetime) -> dict[str, Any]:
+    content = _content(0, at, read)
+    before, after = _around_seq(content)
+    return {
+        **content,
+        "at": at,
+        "filters": _canonical(content["filters"]),
+        "suppliers": _canonical(content["suppliers"]),
+        "genesis": GENESIS,
+        "before": before,
+        "after": after,
+    }
+
+
 def append(conn: Connection, read: Read, at: datetime | None = None) -> int:
     """Append `read` to the trail inside the caller's transaction; returns its seq."""
     at = at or datetime.now(UTC)
-    content = _content(0, at, read)
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK})
-        before, after = _around_seq(content)
-        return int(
-            conn.execute(
-                _PG_APPEND,
-                {
-                    **content,
-                    "at": at,
-                    "filters": _canonical(content["filters"]),
-                    "suppliers": _canonical(content["suppliers"]),
-                    "genesis": GENESIS,
-                    "before": before,
-                    "after": after,
-                },
-            ).scalar_one()
-        )
+        return int(conn.execute(_PG_APPEND, _pg_values(read, at)).scalar_one())
+    content = _content(0, at, read)
     if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
         # pysqlite opens a transaction only at the first write: take the write lock
         # before reading the last row, or two appends could chain to the same one
@@ -169,14 +171,41 @@ def append(conn: Connection, read: Read, at: datetime | None = None) -> int:
     return seq
 
 
+def _pg_append_and_commit(conn: Connection, transaction: RootTransaction, read: Read) -> int:
+    """The advisory lock, the append and the commit in one message to the server (the
+    simple query protocol runs them in turn, each statement with a snapshot of its own),
+    so the chain is held for the server's time alone. Sent one by one, each step waited
+    for its thread to get Python's GIL back from the API's other request threads (up to
+    a switch interval each) while every other appender waited on the lock."""
+    compiled = _PG_APPEND.compile(dialect=conn.dialect)
+    values = compiled.construct_params(_pg_values(read, datetime.now(UTC)))
+    sql = f"SELECT pg_advisory_xact_lock({AUDIT_LOCK}); {compiled.string}; COMMIT"
+    raw = conn.connection.dbapi_connection
+    try:
+        with psycopg.ClientCursor(raw) as cursor:  # type: ignore[arg-type]
+            cursor.execute(sql, values)
+            cursor.nextset()
+            row = cursor.fetchone()
+    except psycopg.Error as exc:
+        if raw.broken:  # type: ignore[union-attr]
+            conn.invalidate()  # as SQLAlchemy does for its own statements: not back to the pool
+        # raised as SQLAlchemy's own statements raise it: the gate answers 503
+        raise DBAPIError.instance(sql, values, exc, psycopg.Error) from exc
+    # the server has committed: this ends SQLAlchemy's side (psycopg sends nothing)
+    transaction.commit()
+    assert row is not None
+    return int(row[0])
+
+
 def append_and_commit(conn: Connection, transaction: RootTransaction, read: Read) -> int:
     """Append `read` in `transaction` (the read's own, on `conn`) and commit it; returns
     the row's seq. The chain is held from the append to the commit."""
-    # PostgreSQL queues appends on the advisory lock alone. On SQLite, a read that
-    # wrote (acknowledging an alert, narrowing an agreement) holds the database's write
-    # lock already: it must not then wait for the process's lock, whose holder may be
-    # waiting for that write lock.
-    queue = conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+    if conn.dialect.name == "postgresql":
+        return _pg_append_and_commit(conn, transaction, read)
+    # On SQLite, a read that wrote (acknowledging an alert, narrowing an agreement)
+    # holds the database's write lock already: it must not then wait for the process's
+    # lock, whose holder may be waiting for that write lock.
+    queue = not conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
     with _APPENDING if queue else contextlib.nullcontext():
         seq = append(conn, read)
         transaction.commit()

@@ -10,8 +10,9 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from governance import audit
 from governance.models import AuditEntry, AuditSupplier
@@ -179,3 +180,26 @@ def test_the_database_and_verify_hash_the_same_bytes(
 
 
 _engines: dict[str, Engine] = {}
+
+
+@pytest.mark.parametrize(
+    "empty_db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_connection_lost_at_the_append_raises_as_sqlalchemy_does_and_adds_nothing(
+    db_url: str,
+) -> None:
+    """PostgreSQL appends and commits in one message sent past SQLAlchemy: its failure
+    must still be a DBAPIError (the gate answers 503 for those), and leave the chain as
+    it was."""
+    engine = make_engine(db_url)
+    audit.record(engine, _read("R0"))
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(DBAPIError):
+            audit.append_and_commit(conn, transaction, _read("R1"))
+    assert audit.record(engine, _read("R2")) == 2  # the pool hands out a live connection
+    verdict = audit.verify(engine)
+    assert verdict.intact and verdict.rows == 2
