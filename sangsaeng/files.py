@@ -48,6 +48,14 @@ def _tighten(path: Path, *, folder: bool) -> None:
 def private_dir(path: Path) -> Path:
     """`path` as a folder only its user may enter: the missing folders up to it are
     created 0700, an existing `path` others may list or write is tightened. Returns it."""
+    _create_missing(path)
+    _tighten(path, folder=True)
+    return path
+
+
+def _create_missing(path: Path) -> None:
+    """The missing folders up to `path` created 0700; those there are left as they are
+    (the folder a user keeps a database in is theirs to open to others)."""
     missing: list[Path] = []
     here = path
     while not os.path.lexists(here) and here != here.parent:
@@ -60,15 +68,13 @@ def private_dir(path: Path) -> Path:
             continue  # made by another process meanwhile: tightened below if it is `path`
         if stat.S_IMODE(folder.stat().st_mode) != PRIVATE_DIR:  # a umask taking the owner's
             folder.chmod(PRIVATE_DIR)  # empty yet: nothing was ever readable
-    _tighten(path, folder=True)
-    return path
 
 
 def private_file(path: Path) -> Path:
     """`path` as a file only its user may read: created empty with mode 0600 when
-    missing (its folder by `private_dir`), tightened when others may read or write it.
-    Its content is never touched. Returns it."""
-    private_dir(path.parent)
+    missing (a missing folder 0700; one there is left as it is), tightened when others
+    may read or write it. Its content is never touched. Returns it."""
+    _create_missing(path.parent)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
     except FileExistsError:
@@ -98,7 +104,7 @@ def write_private(path: Path, text: str) -> Path:
     """Write `text` to `path` as a file only its user may read (0600 from its creation):
     written to a new temporary file beside it, then renamed over it, so a reader never
     sees half of it and no moment leaves it readable by others. Returns `path`."""
-    private_dir(path.parent)
+    _create_missing(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, PRIVATE_FILE)
     try:

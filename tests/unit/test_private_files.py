@@ -83,6 +83,16 @@ def test_sqlite_databases_and_their_wal_files_are_private(tmp_path, permissive_u
     assert mode(state) == 0o700
 
 
+def test_the_folder_a_user_keeps_a_database_in_is_left_as_it_is(tmp_path, permissive_umask):
+    """The database file is private; the user's own folder around it is theirs (a
+    project folder or a home directory must not lose its group's access)."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    folder.chmod(0o755)
+    make_engine(f"sqlite:///{folder / 'data.db'}").dispose()
+    assert (mode(folder), mode(folder / "data.db")) == (0o755, 0o600)
+
+
 def test_an_old_wide_database_is_tightened_with_its_wal(tmp_path, permissive_umask):
     db = tmp_path / "old.db"
     for path in (db, db.with_name("old.db-wal")):
