@@ -1,4 +1,4 @@
-"""`sangsaeng gateway serve|add-key`: the HTTP ingest gateway for suppliers' MES."""
+"""`sangsaeng gateway serve|add-key|revoke-key`: the HTTP ingest gateway for suppliers' MES."""
 
 from typing import Annotated
 
@@ -18,6 +18,51 @@ def gateway_add_key(
     """Issue a new gateway API key for a supplier; printed once, stored hashed."""
     console.print(
         f"gateway API key for {supplier} (shown only now): [bold]{parties().issue_key(supplier)}[/]"
+    )
+
+
+# What `revoke-key --help` promises; `governance.parties.KEY_CACHE_SECONDS` (not imported
+# here, so `--help` stays instant; a unit test keeps the two equal).
+KEY_CACHE_SECONDS_SHOWN = 5
+
+
+@app.command("revoke-key")
+def gateway_revoke_key(
+    supplier: Annotated[str, typer.Option("--supplier", help="The supplier the key belongs to.")],
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="The key to revoke (ssk_...); asked for, without echo, when neither this "
+            "nor --all is given (so it stays out of the shell's history).",
+        ),
+    ] = None,
+    all_keys: Annotated[
+        bool,
+        typer.Option("--all", help="Revoke every key of the supplier in force instead."),
+    ] = False,
+) -> None:
+    """Revoke a supplier's API key: running gateways refuse it within
+    5 seconds (their key cache), the buyer API at its next request.
+
+    Issue the supplier a new key with `sangsaeng gateway add-key`. Revoking a key
+    already revoked changes nothing; a key that is not the supplier's is refused (exit 1).
+    """
+    if all_keys and key is not None:
+        raise typer.BadParameter("give --key or --all, not both")
+    if all_keys:
+        count = parties().revoke_all_keys(supplier)
+        console.print(
+            f"{supplier}: {count} key(s) revoked" if count else f"{supplier}: no key in force"
+        )
+        return
+    if key is None:
+        key = typer.prompt(f"key of {supplier} to revoke", hide_input=True)
+    revoked = parties().revoke_key(supplier, key)
+    console.print(
+        f"{supplier}: key revoked; running gateways refuse it within {KEY_CACHE_SECONDS_SHOWN} s"
+        if revoked
+        else f"{supplier}: that key was already revoked"
     )
 
 

@@ -4,20 +4,35 @@ One record per party, whoever writes it (`sangsaeng suppliers add`, `sangsaeng r
 load`): validation and the gateway read the same rows. An API key is shown once and
 stored only as a SHA-256 hash: keys are 256 random bits, so a fast hash is as safe as a
 slow one and keeps every request cheap.
+
+The gateway asks `supplier_for_key` on every request and keeps what it found for
+`KEY_CACHE_SECONDS`, at most `KEY_CACHE_SIZE` keys: a key revoked
+(`sangsaeng gateway revoke-key`) is refused by every running gateway within that time.
+The buyer API looks its keys up on every request (`org_for_key`).
 """
 
 import hashlib
 import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from governance.models import ApiKey, Organisation, Role
+from governance.models import ApiKey, Organisation, Role, utcnow
 from sangsaeng.errors import TerminalError
 
 KEY_PREFIX = "ssk_"
+# How long a gateway trusts a key it looked up (seconds): the longest a revoked key
+# still works on a running gateway. Short, since a look-up is one primary-key read.
+KEY_CACHE_SECONDS = 5.0
+# Keys a gateway keeps at most (the least recently used go first): memory stays bounded.
+KEY_CACHE_SIZE = 10_000
 
 
 def hash_key(key: str) -> str:
@@ -67,9 +82,23 @@ class OrganisationView:
 class Parties:
     """The organisation records and API keys in the platform database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        key_cache_seconds: float = KEY_CACHE_SECONDS,
+        key_cache_size: int = KEY_CACHE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.engine = engine
-        self._key_cache: dict[str, str] = {}
+        self.key_cache_seconds, self.key_cache_size, self._clock = (
+            key_cache_seconds,
+            key_cache_size,
+            clock,
+        )
+        # key hash -> (supplier id, until when it is trusted), least recently used first
+        self._key_cache: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._cache_lock = threading.Lock()  # the gateway asks from its request threads
 
     def add_supplier(self, supplier_id: str, name: str, sector: str) -> bool:
         """Record a supplier; True if it was new. A known supplier keeps its record.
@@ -110,17 +139,79 @@ class Parties:
         return key
 
     def supplier_for_key(self, key: str | None) -> str | None:
-        """The supplier a valid, unrevoked key belongs to; None otherwise."""
+        """The supplier a valid, unrevoked key belongs to; None otherwise.
+
+        A key found valid is trusted for `key_cache_seconds` (`KEY_CACHE_SECONDS`), so a
+        revoked one is refused within that time; an unknown or revoked key is looked up
+        again on every call (a new key works at once)."""
         if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
             return None
         digest = hash_key(key)
-        if digest not in self._key_cache:
-            with Session(self.engine) as session:
-                row = session.get(ApiKey, digest)
-            if row is None or row.revoked_at is not None:
-                return None
-            self._key_cache[digest] = row.org_id
-        return self._key_cache[digest]
+        now = self._clock()
+        with self._cache_lock:
+            cached = self._key_cache.get(digest)
+            if cached is not None and cached[1] > now:
+                self._key_cache.move_to_end(digest)
+                return cached[0]
+            self._key_cache.pop(digest, None)
+        with Session(self.engine) as session:
+            row = session.get(ApiKey, digest)
+        if row is None or row.revoked_at is not None:
+            return None
+        with self._cache_lock:
+            self._key_cache[digest] = (row.org_id, now + self.key_cache_seconds)
+            while len(self._key_cache) > self.key_cache_size:
+                self._key_cache.popitem(last=False)
+        return row.org_id
+
+    def revoke_key(self, supplier_id: str, key: str, now: datetime | None = None) -> bool:
+        """Revoke one key of `supplier_id`: True when it was in force, False when it was
+        already revoked (it keeps the time it was revoked). Running gateways refuse it
+        within `KEY_CACHE_SECONDS`, the buyer API at its next request.
+
+        Raises `NotOnboarded` for an unknown supplier, `TerminalError` for a key that is
+        not one of its keys (nothing is revoked).
+        """
+        digest = hash_key(key.strip())
+        with Session(self.engine) as session, session.begin():
+            self._supplier_or_fail(session, supplier_id)
+            row = session.get(ApiKey, digest, with_for_update=True)
+            if row is None or row.org_id != supplier_id:
+                raise TerminalError(
+                    f"that key is not one of supplier {supplier_id!r}'s keys; nothing was "
+                    "revoked: check the key, or revoke every key of the supplier with --all"
+                )
+            if row.revoked_at is not None:
+                return False
+            row.revoked_at = now or utcnow()
+        self._forget(digest)
+        return True
+
+    def revoke_all_keys(self, supplier_id: str, now: datetime | None = None) -> int:
+        """Revoke every key of `supplier_id` in force; returns how many (0: none was).
+        Raises `NotOnboarded` for an unknown supplier."""
+        with Session(self.engine) as session, session.begin():
+            self._supplier_or_fail(session, supplier_id)
+            done = session.execute(
+                update(ApiKey)
+                .where(ApiKey.org_id == supplier_id, ApiKey.revoked_at.is_(None))
+                .values(revoked_at=now or utcnow())
+                .returning(ApiKey.key_hash)
+            ).all()
+        for (digest,) in done:
+            self._forget(digest)
+        return len(done)
+
+    @staticmethod
+    def _supplier_or_fail(session: Session, supplier_id: str) -> None:
+        row = session.get(Organisation, supplier_id)
+        if row is None or row.role != Role.SUPPLIER:
+            raise not_onboarded(supplier_id)
+
+    def _forget(self, digest: str) -> None:
+        """Drop a key from this process's cache (other processes' expire on their own)."""
+        with self._cache_lock:
+            self._key_cache.pop(digest, None)
 
     def org_for_key(self, key: str | None) -> tuple[str, Role] | None:
         """The organisation (id, role) of a valid, unrevoked key; None otherwise. Looked up

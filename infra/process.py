@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from sangsaeng.errors import TerminalError, TransientError
+from sangsaeng.files import private_file
 
 State = Literal["running", "stopped", "crashed", "unresponsive"]
 
@@ -199,8 +200,7 @@ def log_tail(path: Path, lines: int = 1, *, grep: str | None = None) -> str:
 @contextlib.contextmanager
 def locked(lock_path: Path) -> Iterator[None]:
     """Hold an exclusive lock so two `stack up` never start the same service twice."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as handle:
+    with private_file(lock_path).open("w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

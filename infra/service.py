@@ -25,6 +25,7 @@ from infra.process import (
     wait_for,
 )
 from sangsaeng.errors import TerminalError, TransientError
+from sangsaeng.files import private_dir, private_file
 
 # A JVM leaves SIGTERM alone when it was ignored at its start (nohup, a background job
 # without job control, or a parent that ignores it: Dagster's in-process runs leave SIGTERM
@@ -130,9 +131,9 @@ class ManagedService(ABC):
         Raises `TerminalError` with the log's last words if it exits first, and
         `TransientError` if it neither answers nor exits within `timeout_s`.
         """
-        self.service_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.service_dir)
         report(f"{self.name}: starting on {self.address}")
-        with self.log_file.open("ab") as log:
+        with private_file(self.log_file).open("ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-c", EXEC_WITH_DEFAULT_SIGNALS, *argv],
                 stdout=log,

@@ -18,6 +18,7 @@ from infra.kafka.broker import KafkaBroker
 from infra.postgres.cluster import PostgresCluster
 from infra.process import ServiceStatus, locked
 from infra.python_service import PythonService
+from sangsaeng.files import private_dir
 from sangsaeng.settings import Settings
 
 Report = Callable[[str], None]
@@ -65,6 +66,9 @@ class Stack:
     # database (when it is the platform database), the registry credentials kept for it,
     # and the Dagster runs that describe it.
     local_data: tuple[Path, ...] = ()
+    # The state dir, made private to its user (0700) by `up` (tightened if others may
+    # list or write it).
+    state_dir: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Stack":
@@ -79,7 +83,9 @@ class Stack:
                 heap_mb=settings.kafka_heap_mb,
             ),
             postgres=PostgresCluster(
-                service_dir=settings.stack_dir / "postgres", port=settings.postgres_port
+                service_dir=settings.stack_dir / "postgres",
+                port=settings.postgres_port,
+                reach_from=settings.state_dir,
             ),
             registry=PythonService.serving(
                 "registry",
@@ -99,6 +105,7 @@ class Stack:
                 "api", "buyer API", settings.api_url, settings.stack_dir, "SANGSAENG_API_URL"
             ),
             local_data=_local_data(settings),
+            state_dir=settings.state_dir,
         )
 
     @property
@@ -117,6 +124,8 @@ class Stack:
         PostgreSQL first: the registry may keep its tables there (SANGSAENG_DATABASE_URL).
         `prepare` runs before the registry and the gateway start (the database upgrade).
         """
+        if self.state_dir is not None:
+            private_dir(self.state_dir)
         with self._lock:
             statuses = [self.postgres.start(report)] if postgres else []
             statuses.append(self.kafka.start(report))

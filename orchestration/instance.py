@@ -7,6 +7,7 @@ import dagster as dg
 import yaml
 
 from orchestration.defs.conventions import PIPELINE_TAG
+from sangsaeng.files import private_dir, write_private
 from sangsaeng.settings import Settings
 
 # Telemetry off (factory networks, and nobody asked). One ingest run at a time, since
@@ -35,12 +36,12 @@ def prepare_home(settings: Settings) -> Path:
     """`<state_dir>/dagster` with its `dagster.yaml` (written when missing, or rewritten
     when it is one we wrote and this release's differs); returns it."""
     home = settings.dagster_home.resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     config = home / "dagster.yaml"
     wanted = MARKER + yaml.safe_dump(INSTANCE_CONFIG, sort_keys=False)
     current = config.read_text() if config.exists() else None
     if current is None or (current.startswith(MARKER) and current != wanted):
-        config.write_text(wanted)
+        write_private(config, wanted)
     return home
 
 

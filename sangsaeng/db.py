@@ -26,6 +26,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import DeclarativeBase
 
 from sangsaeng.errors import PlatformError, TerminalError, TransientError
+from sangsaeng.files import private_sqlite
 
 # Named constraints, so migrations and error messages can refer to them.
 NAMING_CONVENTION = {
@@ -60,7 +61,8 @@ def normalise_url(url: str | URL) -> URL:
 
 
 def make_engine(url: str | URL, *, sqlite_timeout_s: float = 30.0, **kwargs: Any) -> Engine:
-    """An engine for `url`; for a SQLite file, its folder is created if missing.
+    """An engine for `url`; a SQLite file is made private to its user before SQLite opens
+    it (`sangsaeng.files.private_sqlite`: the file 0600, a missing folder 0700).
 
     `sqlite_timeout_s`: how long a SQLite writer waits for another one's lock.
     """
@@ -70,7 +72,8 @@ def make_engine(url: str | URL, *, sqlite_timeout_s: float = 30.0, **kwargs: Any
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True, **kwargs)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if not parsed.database.startswith("file:"):  # a URI (uri=true) names its own modes
+            private_sqlite(Path(parsed.database))
     else:  # an in-memory database gets a pool of its own kind, which takes no sizes
         kwargs.pop("pool_size", None)
         kwargs.pop("max_overflow", None)

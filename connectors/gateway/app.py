@@ -8,7 +8,11 @@ index, field and reason (422 when none was good). A record naming another suppli
 refuses the whole request (403), and so does a body that is not JSON or nests deeper
 than any event can (400, found before parsing: a deep body would exhaust the parser's
 recursion). Limits: records and bytes per request (413), requests per second per key
-(429 with Retry-After).
+(429 with Retry-After), and requests with a missing or unknown key per client address
+(`RefusedKeys`: 429 with Retry-After once an address has had `REFUSED_KEY_BURST` of them
+answered 401, then one per `1 / REFUSED_KEY_RATE` seconds). A key is trusted for
+`governance.parties.KEY_CACHE_SECONDS` after its look-up, so a revoked one is refused
+within that time.
 The OpenAPI schema shows each event type's body (from its Avro contract, with examples)
 and the `X-API-Key` scheme; `/docs` and `/redoc` load their assets from the gateway.
 """
@@ -16,6 +20,8 @@ and the `X-API-Key` scheme; `/docs` and `/redoc` load their assets from the gate
 import math
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Request, Security
@@ -39,6 +45,13 @@ MAX_JSON_DEPTH = 1 + max_event_depth()
 DEPTH_HINT = (
     " (a batch of events holding arrays of records): send the events as their contracts have them"
 )
+# Requests with a missing or unknown X-API-Key, per client address: this many answered
+# 401 in a burst, then one every 1 / REFUSED_KEY_RATE seconds; the others 429. Enough
+# for an MES whose key was just revoked or mistyped to see the 401 and stop.
+REFUSED_KEY_BURST = 10
+REFUSED_KEY_RATE = 0.2  # per second
+# Client addresses the limit remembers at most (the least recently refused go first).
+REFUSED_KEY_ADDRESSES = 10_000
 
 
 class Rejection(BaseModel):
@@ -75,6 +88,38 @@ class RateLimiter:
                 return 0.0
             self._buckets[key] = (tokens, now)
             return (1 - tokens) / self.rate
+
+
+class RefusedKeys:
+    """A token bucket per client address for requests whose key was refused: `burst` of
+    them, then `rate` per second. Remembers at most `max_addresses` addresses (the least
+    recently refused are forgotten first, as if they had been quiet)."""
+
+    def __init__(
+        self,
+        rate: float = REFUSED_KEY_RATE,
+        burst: int = REFUSED_KEY_BURST,
+        *,
+        max_addresses: int = REFUSED_KEY_ADDRESSES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate, self.burst, self.max_addresses = rate, float(burst), max_addresses
+        self._clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def refuse(self, address: str) -> float:
+        """Count one refused key from `address`: 0 when it may still be answered 401,
+        else the seconds until it may (answer 429 with them as Retry-After)."""
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.pop(address, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+            self._buckets[address] = (tokens - 1 if not wait else tokens, now)
+            while len(self._buckets) > self.max_addresses:
+                self._buckets.popitem(last=False)
+            return wait
 
 
 class Refused(Exception):
@@ -122,8 +167,13 @@ def create_app(
     max_records: int = 1000,
     max_bytes: int = 5 * 1024 * 1024,
     rate_per_second: float = 20.0,
+    refused_keys: RefusedKeys | None = None,
 ) -> FastAPI:
-    """The gateway over `suppliers` (API keys) and `pool` (spool-backed clients)."""
+    """The gateway over `suppliers` (API keys) and `pool` (spool-backed clients).
+
+    `refused_keys`: the limit on missing or unknown keys per client address (default:
+    `REFUSED_KEY_BURST`, then `REFUSED_KEY_RATE` per second).
+    """
     app = service_app(
         title="Sangsaeng ingest gateway",
         version=__version__,
@@ -137,6 +187,7 @@ def create_app(
     )
     add_event_schemas(app)
     limiter = RateLimiter(rate_per_second)
+    refused_keys = refused_keys or RefusedKeys()
     api_key = APIKeyHeader(
         name="X-API-Key",
         scheme_name="X-API-Key",
@@ -149,11 +200,15 @@ def create_app(
             "model": Problem,
             "description": "Body is not JSON, or nests deeper than any event can.",
         },
-        401: {"model": Problem, "description": "Missing or unknown API key."},
+        401: {"model": Problem, "description": "Missing, unknown or revoked API key."},
         403: {"model": Problem, "description": "A record names another supplier."},
         413: {"model": Problem, "description": "Too many records or bytes."},
         422: {"model": IngestResult, "description": "No record was valid."},
-        429: {"model": Problem, "description": "Rate limit; see Retry-After."},
+        429: {
+            "model": Problem,
+            "description": "Rate limit (requests per key, or refused keys per client "
+            "address); see Retry-After.",
+        },
         409: {
             "model": Problem,
             "description": "The supplier has a key but no topics on the broker (not onboarded "
@@ -193,9 +248,20 @@ def create_app(
     ) -> JSONResponse:
         supplier_id = await run_in_threadpool(suppliers.supplier_for_key, x_api_key)
         if supplier_id is None:
+            address = request.client.host if request.client else "unknown"
+            wait = refused_keys.refuse(address)
+            if wait:
+                raise Refused(
+                    429,
+                    f"too many requests with a missing, unknown or revoked X-API-Key from "
+                    f"{address}: stop sending this key, ask the operator for a valid one "
+                    "(`sangsaeng gateway add-key --supplier <id>`), and retry after "
+                    "Retry-After seconds",
+                    {"Retry-After": str(max(1, math.ceil(wait)))},
+                )
             raise Refused(
                 401,
-                "missing or unknown X-API-Key: ask the operator for a key "
+                "missing, unknown or revoked X-API-Key: ask the operator for a key "
                 "(`sangsaeng gateway add-key --supplier <id>`)",
             )
         wait = limiter.wait_needed(supplier_id + ":" + (x_api_key or ""))

@@ -44,6 +44,7 @@ from connectors.sdk.limits import EdgeLimits, Window, too_large
 from connectors.sdk.spool import Spool, SpooledEvent, spool_folder
 from governance.parties import NotOnboarded, not_onboarded
 from sangsaeng.errors import PlatformError, TerminalError, TransientError
+from sangsaeng.files import private_file
 from sangsaeng.settings import Settings
 from schemas.registry.auth import client_credentials
 from schemas.registry.client import RegistryClient
@@ -345,7 +346,7 @@ class SupplierClient:
         state dir); one that died mid-flush leaves its mark in the spool, so the next
         looks in Kafka for what it delivered before sending anything.
         """
-        with self.spool.path.with_suffix(".lock").open("w") as handle:
+        with private_file(self.spool.path.with_suffix(".lock")).open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 if self.spool.cursor(FORWARDING_MARK) is not None:

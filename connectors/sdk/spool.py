@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sangsaeng.errors import TerminalError
+from sangsaeng.files import private_sqlite
 from schemas.topics import SUPPLIER_ID
 
 SCHEMA = """
@@ -81,7 +82,9 @@ class Spool:
     """A durable FIFO of events for one supplier, safe across processes and restarts."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Private to its user (0600, its folder 0700) before SQLite opens it: it holds
+        # the supplier's events. SQLite gives the -wal and -shm files the same mode.
+        private_sqlite(path)
         self.path = path
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")

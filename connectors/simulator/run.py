@@ -24,6 +24,7 @@ from connectors.simulator.events import SimEvent
 from connectors.simulator.world import World
 from governance.parties import Parties
 from sangsaeng.errors import TransientError
+from sangsaeng.files import private_dir
 from sangsaeng.settings import Settings
 from schemas.topics import supplier_topic
 
@@ -43,7 +44,7 @@ def to_json(value: Any) -> Any:
 
 
 def write_reference(world: World, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)  # the state dir, as `simulate` and the demo write it
     path.write_text(yaml.safe_dump(world.reference(), sort_keys=False, allow_unicode=True))
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from infra.process import require_free_port, require_tool
 from infra.service import ManagedService, Report, quiet
 from sangsaeng.errors import TerminalError
+from sangsaeng.files import private_dir
 
 POM = Path(__file__).with_name("pom.xml")
 MIN_JAVA = 17
@@ -230,7 +231,7 @@ class KafkaBroker(ManagedService):
         require_free_port(self.host, self.port, "SANGSAENG_KAFKA_BOOTSTRAP")
         require_free_port(self.host, self.controller_port, "SANGSAENG_KAFKA_CONTROLLER_PORT")
 
-        self.service_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.service_dir)
         self.properties_file.write_text(self.server_properties())
         log4j = self.service_dir / "log4j2.properties"
         log4j.write_text(LOG4J2)
@@ -268,7 +269,7 @@ class KafkaBroker(ManagedService):
                     f"afresh (this deletes local topics)"
                 )
             return
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         proc = subprocess.run(
             [
                 java,

@@ -12,6 +12,7 @@ import os
 import pwd
 import re
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass
 from glob import glob
@@ -20,6 +21,7 @@ from pathlib import Path
 from infra.process import process_matches, require_free_port
 from infra.service import ManagedService, Report
 from sangsaeng.errors import TerminalError, TransientError
+from sangsaeng.files import private_dir
 
 DB_USER = "sangsaeng"
 DB_NAME = "sangsaeng"
@@ -49,6 +51,9 @@ class PostgresCluster(ManagedService):
     service_dir: Path
     port: int = 54329
     host: str = "127.0.0.1"
+    # The state dir holding `service_dir` (0700): when we are root, the `postgres` user
+    # is let search the folders from it down to `service_dir` (0711: listing nothing).
+    reach_from: Path | None = None
 
     name = "postgres"
     title = "PostgreSQL server"
@@ -95,10 +100,27 @@ class PostgresCluster(ManagedService):
             ) from None
         return ["runuser", "-u", "postgres", "--"]
 
+    def _let_postgres_search(self) -> None:
+        """Others (the `postgres` user) may search, not list, the private folders from
+        `reach_from` down to `service_dir`: 0700 becomes 0711 (`sangsaeng.files`
+        leaves such a folder as it is)."""
+        if self.reach_from is None:
+            return
+        top = self.reach_from.resolve()
+        folder = self.service_dir.resolve().parent
+        while folder.is_relative_to(top):
+            mode = stat.S_IMODE(folder.stat().st_mode)
+            if mode & 0o011 != 0o011:
+                folder.chmod(mode | 0o011)
+            if folder == top:
+                break
+            folder = folder.parent
+
     def _prepare_dirs(self) -> None:
-        self.service_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.service_dir)
         if os.geteuid() != 0:
             return
+        self._let_postgres_search()
         shutil.chown(self.service_dir, "postgres", "postgres")
         probe = subprocess.run(
             [*self._run_as(), "test", "-w", str(self.service_dir.resolve())], check=False

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from sangsaeng.errors import ConfigError
+from sangsaeng.files import private_file, write_private
 from sangsaeng.settings import Settings
 from schemas.registry.models import CredentialRow
 
@@ -91,13 +92,8 @@ class Credentials:
         holding `admin:<password>`, or None when users already existed."""
         if self.any_user():
             return None
-        path = state_dir / CREDENTIALS_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
         password = self.add_user("admin")
-        path.touch(mode=0o600)
-        path.chmod(0o600)
-        path.write_text(f"admin:{password}\n")
-        return path
+        return write_private(state_dir / CREDENTIALS_FILE, f"admin:{password}\n")
 
 
 def client_credentials(settings: Settings) -> tuple[str, str] | None:
@@ -106,7 +102,7 @@ def client_credentials(settings: Settings) -> tuple[str, str] | None:
     text = settings.registry_auth
     if text is None:
         path = settings.state_dir / CREDENTIALS_FILE
-        text = path.read_text().strip() if path.exists() else None
+        text = private_file(path).read_text().strip() if path.exists() else None
     if not text:
         return None
     user, sep, password = text.partition(":")

@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -13,16 +14,16 @@ from hypothesis import strategies as st
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import ConfigResource
 
-from connectors.gateway.app import create_app
+from connectors.gateway.app import RefusedKeys, create_app
 from connectors.gateway.forwarder import ClientPool
 from connectors.kafka.admin import admin_client
 from connectors.onboarding import onboard
 from connectors.sdk import SupplierClient
 from connectors.sdk.limits import RECORD_OVERHEAD, EdgeLimits
-from governance.parties import Parties
+from governance.parties import KEY_CACHE_SECONDS, Parties
 from infra.process import free_port, wait_for
 from sangsaeng.db import make_engine
-from tests.support import json_values
+from tests.support import cli_env, json_values, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -170,6 +171,48 @@ def test_refusals_401_403_413_400(make_gateway):
     assert gw.post("machine_status", b"{not json").status_code == 400
     assert gw.post("gossip", status()).status_code == 422
     assert gw.delivered("machine_status") == 0
+
+
+def test_a_key_revoked_with_the_cli_is_refused_within_the_key_cache_lifetime(
+    make_gateway, db_url, tmp_path
+):
+    gw = make_gateway()
+    assert gw.post("machine_status", []).status_code == 422  # the key works (an empty batch)
+    revoked = run_cli(
+        cli_env(database_url=db_url, state_dir=str(tmp_path / "cli-state")),
+        "gateway",
+        "revoke-key",
+        "--supplier",
+        gw.supplier,
+        "--key",
+        gw.key,
+    )
+    assert revoked.returncode == 0, revoked.stderr
+    assert "key revoked" in revoked.stdout
+    since = time.monotonic()
+    while (answer := gw.post("machine_status", [])).status_code != 401:
+        assert time.monotonic() - since < KEY_CACHE_SECONDS + 1, "the revoked key still works"
+        time.sleep(0.1)
+    assert "revoked" in answer.json()["detail"]
+    assert gw.post("machine_status", status()).status_code == 401  # nothing is accepted
+
+
+def test_refused_keys_are_answered_429_per_client_address(make_gateway):
+    # The server trusts X-Forwarded-For from 127.0.0.1 (uvicorn's default), so one test
+    # process can speak for several client addresses.
+    gw = make_gateway(refused_keys=RefusedKeys(rate=0.001, burst=3))
+
+    def guess(address: str) -> httpx.Response:
+        return gw.post(
+            "machine_status", [], headers={"X-API-Key": "ssk_guess", "X-Forwarded-For": address}
+        )
+
+    answers = [guess("203.0.113.7") for _ in range(4)]
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    assert int(answers[3].headers["Retry-After"]) >= 1
+    assert "203.0.113.7" in answers[3].json()["detail"]
+    assert guess("198.51.100.9").status_code == 401  # another address is not affected
+    assert gw.post("machine_status", []).status_code == 422  # nor a valid key
 
 
 def test_what_the_platform_cannot_carry_is_refused_and_the_rest_delivered(make_gateway):
