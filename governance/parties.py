@@ -5,21 +5,21 @@ load`): validation and the gateway read the same rows. An API key is shown once 
 stored only as a SHA-256 hash: keys are 256 random bits, so a fast hash is as safe as a
 slow one and keeps every request cheap.
 
-The gateway asks `supplier_for_key` on every request and keeps what it found for
-`KEY_CACHE_SECONDS`, at most `KEY_CACHE_SIZE` keys: a key revoked
-(`sangsaeng gateway revoke-key`) is refused by every running gateway within that time.
-The buyer API looks its keys up on every request (`org_for_key`).
+The gateway (`supplier_for_key`) and the buyer API's gate keep the keys they found valid
+for `KEY_CACHE_SECONDS` (`KnownKeys`, at most `KEY_CACHE_SIZE`): a key revoked
+(`sangsaeng gateway revoke-key`) is refused by every running service within that time.
 """
 
 import hashlib
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
+from cachetools import TTLCache
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
@@ -28,16 +28,56 @@ from governance.models import ApiKey, Organisation, Role, utcnow
 from sangsaeng.errors import TerminalError
 
 KEY_PREFIX = "ssk_"
-# How long a gateway trusts a key it looked up (seconds): the longest a revoked key
-# still works on a running gateway. Short, since a look-up is one primary-key read.
+# How long a service trusts a key it looked up (seconds): the longest a revoked key
+# still works on a running gateway or API. Short: a look-up is one primary-key read, but
+# under load it was a tenth of the buyer API's cost beyond its read.
 KEY_CACHE_SECONDS = 5.0
-# Keys a gateway keeps at most (the least recently used go first): memory stays bounded.
+# Keys a service keeps at most (the least recently used go first): memory stays bounded.
 KEY_CACHE_SIZE = 10_000
+
+Found = TypeVar("Found")
 
 
 def hash_key(key: str) -> str:
     """The stored form of an API key."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+class KnownKeys(Generic[Found]):
+    """What keys found valid belong to, trusted for `seconds`, at most `size` of them (the
+    least recently used go first), kept by the keys' hashes. An unknown or revoked key is
+    never kept: a new key works at once, and unknown ones cannot fill it. Thread-safe
+    (services ask from their request threads)."""
+
+    def __init__(
+        self,
+        seconds: float = KEY_CACHE_SECONDS,
+        size: int = KEY_CACHE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._found: TTLCache[str, Found] = TTLCache(size, seconds, timer=clock)
+        self._lock = threading.Lock()
+
+    def get(self, key: str, lookup: Callable[[], Found | None]) -> Found | None:
+        """What `key` belongs to: kept from the last `seconds`, else `lookup()`."""
+        digest = hash_key(key)
+        with self._lock:
+            found = self._found.get(digest)
+        if found is None:
+            found = lookup()
+            if found is not None:
+                with self._lock:
+                    self._found[digest] = found
+        return found
+
+    def forget(self, digest: str) -> None:
+        """Drop the key of this hash (revoked here: refused at once in this process)."""
+        with self._lock:
+            self._found.pop(digest, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._found)
 
 
 _ORG_OF_KEY = (
@@ -91,14 +131,8 @@ class Parties:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
-        self.key_cache_seconds, self.key_cache_size, self._clock = (
-            key_cache_seconds,
-            key_cache_size,
-            clock,
-        )
-        # key hash -> (supplier id, until when it is trusted), least recently used first
-        self._key_cache: OrderedDict[str, tuple[str, float]] = OrderedDict()
-        self._cache_lock = threading.Lock()  # the gateway asks from its request threads
+        self.key_cache_seconds = key_cache_seconds
+        self._key_cache: KnownKeys[str] = KnownKeys(key_cache_seconds, key_cache_size, clock)
 
     def add_supplier(self, supplier_id: str, name: str, sector: str) -> bool:
         """Record a supplier; True if it was new. A known supplier keeps its record.
@@ -146,28 +180,18 @@ class Parties:
         again on every call (a new key works at once)."""
         if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
             return None
-        digest = hash_key(key)
-        now = self._clock()
-        with self._cache_lock:
-            cached = self._key_cache.get(digest)
-            if cached is not None and cached[1] > now:
-                self._key_cache.move_to_end(digest)
-                return cached[0]
-            self._key_cache.pop(digest, None)
-        with Session(self.engine) as session:
-            row = session.get(ApiKey, digest)
-        if row is None or row.revoked_at is not None:
-            return None
-        with self._cache_lock:
-            self._key_cache[digest] = (row.org_id, now + self.key_cache_seconds)
-            while len(self._key_cache) > self.key_cache_size:
-                self._key_cache.popitem(last=False)
-        return row.org_id
+
+        def lookup() -> str | None:
+            with Session(self.engine) as session:
+                row = session.get(ApiKey, hash_key(key))
+            return None if row is None or row.revoked_at is not None else row.org_id
+
+        return self._key_cache.get(key, lookup)
 
     def revoke_key(self, supplier_id: str, key: str, now: datetime | None = None) -> bool:
         """Revoke one key of `supplier_id`: True when it was in force, False when it was
         already revoked (it keeps the time it was revoked). Running gateways refuse it
-        within `KEY_CACHE_SECONDS`, the buyer API at its next request.
+        and running APIs within `KEY_CACHE_SECONDS`.
 
         Raises `NotOnboarded` for an unknown supplier, `TerminalError` for a key that is
         not one of its keys (nothing is revoked).
@@ -210,12 +234,11 @@ class Parties:
 
     def _forget(self, digest: str) -> None:
         """Drop a key from this process's cache (other processes' expire on their own)."""
-        with self._cache_lock:
-            self._key_cache.pop(digest, None)
+        self._key_cache.forget(digest)
 
     def org_for_key(self, key: str | None) -> tuple[str, Role] | None:
         """The organisation (id, role) of a valid, unrevoked key; None otherwise. Looked up
-        on every call (no cache), so a revoked key stops at the next request."""
+        on every call (the API's gate keeps what it found in a `KnownKeys`)."""
         with self.engine.connect() as conn:
             return org_of_key(conn, key)
 

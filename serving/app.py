@@ -20,7 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from governance.models import Purpose
+from governance.models import Purpose, Role
+from governance.parties import KnownKeys
 from sangsaeng import __version__
 from sangsaeng.http import service_app
 from serving.gate import Gate
@@ -33,7 +34,12 @@ def programme_today() -> date:
     return datetime.now(PROGRAMME_ZONE).date()
 
 
-def create_app(engine: Engine, *, today: Callable[[], date] = programme_today) -> FastAPI:
+def create_app(
+    engine: Engine,
+    *,
+    today: Callable[[], date] = programme_today,
+    keys: KnownKeys[tuple[str, Role]] | None = None,
+) -> FastAPI:
     """The buyer API over the platform database; `today` decides which agreements are in
     force (the tests pin it)."""
     app = service_app(
@@ -44,7 +50,7 @@ def create_app(engine: Engine, *, today: Callable[[], date] = programme_today) -
         f"read in `X-Purpose` ({', '.join(p.value for p in Purpose)}). Every request, "
         "allowed or denied, is written to the audit trail the supplier can read.",
     )
-    gate = Gate(engine, today)
+    gate = Gate(engine, today, keys)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Any:

@@ -2,14 +2,11 @@
 purpose, run the read and append its audit row in one transaction; a refusal gets an
 audit row of its own and `{"detail": ...}` with its status."""
 
-import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Annotated, Any
 
-from cachetools import TTLCache
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
@@ -20,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from governance import audit
 from governance.alerts import AlertNotFound
 from governance.models import Purpose, Role
-from governance.parties import Parties, org_of_key
+from governance.parties import KnownKeys, Parties, org_of_key
 from governance.sharing import AgreementNotFound, SharingError
 from sangsaeng.db import first_line
 from serving.access import Caller, Denied, parse_purpose
@@ -66,49 +63,23 @@ class Done:
 
 Read = Callable[[Connection, Caller, Purpose | None], tuple[Any, Done]]
 
-# A key found valid is trusted this long without asking the database again: a revoked key
-# is refused by a running API within it. The lookup was a statement per request, a
-# tenth of the API's cost beyond its read.
-KEY_TTL_S = 2.0
-KEYS_KEPT = 10_000  # valid keys only: unknown ones are never kept, so they cannot fill it
-
-
-class KnownKeys:
-    """The organisations of keys found valid in the last `ttl` seconds."""
-
-    def __init__(self, ttl: float = KEY_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
-        self._found: TTLCache[str, tuple[str, Role]] = TTLCache(KEYS_KEPT, ttl, timer=clock)
-        self._lock = threading.Lock()  # TTLCache is not thread-safe; requests run in threads
-
-    def org_of(
-        self, key: str | None, lookup: Callable[[str], tuple[str, Role] | None]
-    ) -> tuple[str, Role] | None:
-        """(org id, role) of `key`, from the last `ttl` seconds or from `lookup`."""
-        if key is None:
-            return None
-        with self._lock:
-            found = self._found.get(key)
-        if found is None:
-            found = lookup(key)
-            if found is not None:
-                with self._lock:
-                    self._found[key] = found
-        return found
-
 
 class Gate:
     """The database, the keys and the day the agreements are judged on."""
 
     def __init__(
-        self, engine: Engine, today: Callable[[], date], keys: KnownKeys | None = None
+        self,
+        engine: Engine,
+        today: Callable[[], date],
+        keys: KnownKeys[tuple[str, Role]] | None = None,
     ) -> None:
         self.engine = engine
         self.parties = Parties(engine)
         self.today = today
-        self.keys = keys or KnownKeys()
+        self.keys = keys if keys is not None else KnownKeys()
 
     def caller_of(self, key: str | None) -> Caller | None:
-        found = self.keys.org_of(key, self.parties.org_for_key)
+        found = self.keys.get(key, lambda: self.parties.org_for_key(key)) if key else None
         return Caller(*found) if found else None
 
     def refuse(self, request: Request, status: int, reason: str, view: str | None = None) -> Any:
@@ -150,8 +121,8 @@ class Gate:
             if any("\x00" in part for part in sent):
                 raise Denied(400, "the request holds a NUL character: remove it")
             with self.engine.connect() as conn, conn.begin() as transaction:
-                # on a miss, in the read's transaction: one connection
-                found = self.keys.org_of(key, lambda k: org_of_key(conn, k))
+                # on a miss, looked up in the read's transaction: one connection
+                found = self.keys.get(key, lambda: org_of_key(conn, key)) if key else None
                 if found is None:
                     raise Denied(401, "missing or unknown X-API-Key: ask the operator for a key")
                 caller = Caller(*found)

@@ -4,14 +4,16 @@ trace (its own shipments only), the supplier's agreements (narrow, revoke), matu
 readiness, quarantine and audit, the operator's and the ministry's roll-ups (no group
 under five suppliers), and the docs served without internet."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from governance.parties import Parties
+from governance.models import ApiKey, AuditEntry
+from governance.parties import KEY_CACHE_SECONDS, KnownKeys, Parties, hash_key
 from governance.sharing import SharingError, Split, add_sponsorship
 from pipelines.views.refresh import refresh
 from sangsaeng.settings import load_settings
@@ -280,3 +282,34 @@ def test_docs_are_served_without_internet(programme: Any) -> None:
     assert "cdn" not in page.lower() and "/static-offline-docs" in page
     spec = client.get("/openapi.json").json()
     assert "/v1/views/{view}" in spec["paths"] and "/v1/me/audit" in spec["paths"]
+
+
+def test_a_revoked_key_is_refused_once_the_api_stops_trusting_it(programme: Any) -> None:
+    """The gate keeps a key it found valid for KEY_CACHE_SECONDS: revoked meanwhile, it
+    works until then and is refused (401, audited) from then on."""
+    engine, _, keys = programme
+
+    class Clock:
+        now = 1000.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    client = TestClient(create_app(engine, today=lambda: TODAY, keys=KnownKeys(clock=clock)))
+    assert get(client, keys["B1"], "/v1/suppliers").status_code == 200
+    with engine.begin() as conn:
+        conn.execute(
+            update(ApiKey)
+            .where(ApiKey.key_hash == hash_key(keys["B1"]))
+            .values(revoked_at=datetime(2026, 3, 16, 9, tzinfo=UTC))
+        )
+    clock.now += KEY_CACHE_SECONDS - 0.5
+    assert get(client, keys["B1"], "/v1/suppliers").status_code == 200
+    clock.now += 0.5
+    refused = get(client, keys["B1"], "/v1/suppliers")
+    assert refused.status_code == 401, refused.text
+    assert get(client, keys["B2"], "/v1/suppliers").status_code == 200  # its own key, untouched
+    with engine.connect() as conn:
+        last = conn.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(2)).all()
+    assert [(r.org_id, r.status) for r in last] == [("B2", 200), (None, 401)]
