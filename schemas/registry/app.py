@@ -7,13 +7,12 @@ The OpenAPI schema lists, per endpoint, the error codes it can answer with; `/do
 `/redoc` load their assets from the registry itself.
 """
 
-import json
 import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security.http import HTTPBase
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,15 +23,22 @@ from sangsaeng.http import BodyLimit, service_app
 from schemas.registry import MEDIA_TYPE, errors
 from schemas.registry.auth import Credentials
 from schemas.registry.errors import ERROR_CODES, RegistryError
+from schemas.registry.limits import MAX_BODY_BYTES
 from schemas.registry.store import MAX_VERSION, RegistryStore
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1024 * 1024
-
 
 class RegistryJSON(JSONResponse):
     media_type = MEDIA_TYPE
+
+
+def stored_json(schema_text: str) -> Response:
+    """A stored schema as the response body, as stored: no parsing, so no depth to exceed.
+
+    The stored text is the canonical form, compact JSON as `RegistryJSON` would write it.
+    """
+    return Response(schema_text, media_type=MEDIA_TYPE)
 
 
 class SchemaRequest(BaseModel):
@@ -239,16 +245,16 @@ def create_app(
         "/subjects/{subject}/versions/{version}/schema",
         responses=documented(*SUBJECT, *READ, 40402, 42202),
     )
-    def get_version_schema(subject: str, version: str, deleted: Deleted = False) -> Any:
-        return json.loads(store.get_version(subject, version, deleted=deleted).schema)
+    def get_version_schema(subject: str, version: str, deleted: Deleted = False) -> Response:
+        return stored_json(store.get_version(subject, version, deleted=deleted).schema)
 
     @app.get("/schemas/ids/{schema_id}", responses=documented(*READ, 40403))
     def get_schema(schema_id: SchemaId, subject: str | None = None) -> dict[str, Any]:
         return {"schema": store.schema_by_id(schema_id)}
 
     @app.get("/schemas/ids/{schema_id}/schema", responses=documented(*READ, 40403))
-    def get_schema_only(schema_id: SchemaId) -> Any:
-        return json.loads(store.schema_by_id(schema_id))
+    def get_schema_only(schema_id: SchemaId) -> Response:
+        return stored_json(store.schema_by_id(schema_id))
 
     @app.get("/schemas/ids/{schema_id}/versions", responses=documented(*READ, 40403))
     def get_schema_versions(schema_id: SchemaId, deleted: Deleted = False) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from fastavro import parse_schema
 from fastavro.schema import SchemaParseException
 
 from schemas.registry.errors import invalid_schema
+from schemas.registry.limits import check_limits
 
 
 class Compatibility(StrEnum):
@@ -42,16 +43,21 @@ class Compatibility(StrEnum):
 DEFAULT_COMPATIBILITY = Compatibility.BACKWARD_TRANSITIVE
 
 
-def parse_avro(schema_text: str) -> avro.schema.Schema:
+def parse_avro(schema_text: str, *, stored: bool = False) -> avro.schema.Schema:
     """The parsed schema; `RegistryError` 42201 with the parser's message if invalid.
 
     Both parsers must accept it: `avro` (used for compatibility and the canonical
-    form) and fastavro (used for data, and stricter on default values).
+    form) and fastavro (used for data, and stricter on default values). A schema sent
+    by a client must be within `limits` first (checked without recursion); a `stored`
+    one is parsed as it is (it may predate the limits).
     """
-    try:
-        obj = json.loads(schema_text)
-    except (ValueError, TypeError, RecursionError) as exc:
-        raise invalid_schema(f"not JSON: {type(exc).__name__}") from None
+    if stored:
+        try:
+            obj = json.loads(schema_text)
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise invalid_schema(f"not JSON: {type(exc).__name__}") from None
+    else:
+        obj = check_limits(schema_text)
     try:
         parse_schema(obj)
         return avro.schema.parse(schema_text)
@@ -73,7 +79,10 @@ def canonical(schema: avro.schema.Schema) -> str:
 
 
 def _problems(reader: avro.schema.Schema, writer: avro.schema.Schema, what: str) -> list[str]:
-    result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
+    try:
+        result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
+    except RecursionError:  # only a stored schema from before the limits can be this deep
+        raise invalid_schema(f"too deeply nested to compare ({what})") from None
     if result.compatibility is SchemaCompatibilityType.compatible:
         return []
     kinds = ", ".join(sorted({i.value.upper() for i in result.incompatibilities}))

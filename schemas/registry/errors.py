@@ -76,7 +76,11 @@ ERROR_CODES: dict[int, tuple[int, str]] = {
     409: (409, "Schema is incompatible with an earlier schema of the subject."),
     413: (413, "Request body over the size limit."),
     422: (422, "Invalid request: a parameter or body field has the wrong type or is missing."),
-    42201: (422, "Invalid schema (not Avro, unparsable, or with references)."),
+    42201: (
+        422,
+        "Invalid schema (not Avro, unparsable, with references, or over the size, field "
+        "count or nesting depth limit).",
+    ),
     42202: (422, 'Invalid version: use 1 to 2^31-1 or "latest".'),
     42203: (422, "Invalid compatibility level."),
     42208: (422, "Invalid subject: use 1-255 printable characters."),

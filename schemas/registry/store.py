@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import avro.schema
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -122,6 +123,17 @@ class RegistryStore:
                 return row
         raise errors.version_not_found(subject, version)
 
+    def _parsed(self, session: Session, row: SubjectVersionRow) -> avro.schema.Schema:
+        """The stored schema of `row`, parsed; 42201 saying which version if it cannot be."""
+        try:
+            return parse_avro(self._schema_text(session, row.schema_id), stored=True)
+        except errors.RegistryError as exc:
+            raise errors.invalid_schema(
+                f"version {row.version} of subject '{row.subject}' (schema id {row.schema_id}) "
+                f"is stored but cannot be parsed to compare with ({exc.message}); delete that "
+                f"version or set the subject's compatibility to NONE"
+            ) from None
+
     def _registered(self, session: Session, row: SubjectVersionRow) -> Registered:
         return Registered(
             row.subject, row.version, row.schema_id, self._schema_text(session, row.schema_id)
@@ -148,7 +160,7 @@ class RegistryStore:
             level = self._level(session, subject)
             problems = check(
                 parsed,
-                [(r.version, parse_avro(self._schema_text(session, r.schema_id))) for r in live],
+                [(r.version, self._parsed(session, r)) for r in live],
                 level,
             )
             if problems:
@@ -292,9 +304,7 @@ class RegistryStore:
             else:
                 rows = [self._pick(session, subject, number)]
                 level = Compatibility(level.removesuffix("_TRANSITIVE"))
-            existing = [
-                (r.version, parse_avro(self._schema_text(session, r.schema_id))) for r in rows
-            ]
+            existing = [(r.version, self._parsed(session, r)) for r in rows]
         return check(parsed, existing, level)
 
     def _level(self, session: Session, subject: str) -> Compatibility:
