@@ -42,8 +42,8 @@ def gateway_revoke_key(
         typer.Option("--all", help="Revoke every key of the supplier in force instead."),
     ] = False,
 ) -> None:
-    """Revoke a supplier's API key: running gateways refuse it within
-    5 seconds (their key cache), the buyer API at its next request.
+    """Revoke a supplier's gateway key: running gateways refuse it within
+    5 seconds (the time they keep a key found valid).
 
     Issue the supplier a new key with `sangsaeng gateway add-key`. Revoking a key
     already revoked changes nothing; a key that is not the supplier's is refused (exit 1).

@@ -103,7 +103,7 @@ _PG_HASH = (
     "|| CAST(:after AS TEXT), "
     "'UTF8')), 'hex')"
 )
-_PG_LOCK = "SELECT pg_advisory_xact_lock(%(id)s)"
+_PG_LOCK = "SELECT pg_advisory_xact_lock(%(audit_lock)s)"
 _PG_APPEND = text(
     f"""
     WITH last AS (
@@ -173,31 +173,27 @@ def append(conn: Connection, read: Read, at: datetime | None = None) -> int:
 
 
 def _pg_append_and_commit(conn: Connection, transaction: RootTransaction, read: Read) -> int:
-    """The advisory lock, the append and the commit sent together (psycopg's pipeline:
-    one flush, the server running them in turn, each statement with a snapshot of its
-    own), so the chain is held for the server's time alone. Sent one by one, each step
-    waited for its thread to get Python's GIL back from the API's other request threads
-    (up to a switch interval each) while every other appender waited on the lock. The
-    append is prepared (psycopg keeps it per connection): as text it was parsed and
-    planned at every request, most of the database's time for it."""
+    """The advisory lock, the append and the commit in one simple-query message (the
+    values bound on the client), so the server runs them back to back and the chain is
+    held for the server's time alone. Sent one by one, each step waited for its thread
+    to get Python's GIL back from the API's other request threads while every other
+    appender waited on the lock. The price: the append is parsed and planned at every
+    request (a prepared statement cannot share a message with others)."""
     compiled = _PG_APPEND.compile(dialect=conn.dialect)
     values = compiled.construct_params(_pg_values(read, datetime.now(UTC)))
+    values["audit_lock"] = AUDIT_LOCK
+    statement = f"{_PG_LOCK}; {compiled.string}; COMMIT"
     raw = conn.connection.dbapi_connection
-    lock, entry, end = raw.cursor(), raw.cursor(), raw.cursor()
     try:
-        with raw.pipeline():  # type: ignore[union-attr]
-            lock.execute(_PG_LOCK, {"id": AUDIT_LOCK})
-            entry.execute(compiled.string, values, prepare=True)
-            end.execute("COMMIT")
-        row = entry.fetchone()
+        with psycopg.ClientCursor(raw) as cursor:  # type: ignore[arg-type]
+            cursor.execute(statement, values)
+            cursor.nextset()  # past the lock's result to the append's
+            row = cursor.fetchone()
     except psycopg.Error as exc:
         if raw.broken:  # type: ignore[union-attr]
             conn.invalidate()  # as SQLAlchemy does for its own statements: not back to the pool
         # raised as SQLAlchemy's own statements raise it: the gate answers 503
-        raise DBAPIError.instance(compiled.string, values, exc, psycopg.Error) from exc
-    finally:
-        for cursor in (lock, entry, end):
-            cursor.close()
+        raise DBAPIError.instance(statement, values, exc, psycopg.Error) from exc
     # the server has committed: this ends SQLAlchemy's side (psycopg sends nothing)
     transaction.commit()
     assert row is not None
