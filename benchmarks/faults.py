@@ -61,6 +61,7 @@ from orchestration.run import run_ingest
 from pipelines.landing.models import LANDING, quarantine
 from sangsaeng.db import make_engine
 from sangsaeng.errors import PlatformError
+from sangsaeng.kafka_access import client_security
 from sangsaeng.settings import Settings, load_settings
 from schemas.contracts import contract, register_contracts
 from schemas.registry.client import RegistryClient
@@ -228,7 +229,9 @@ def post(url: str, key: str, event_type: str, records: list[dict[str, Any]]) -> 
 
 def kafka_event_ids(bootstrap: str, topics: list[str]) -> Counter[str]:
     """How often each event id (its header, or its payload for raw records) is in Kafka."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, **client_security(load_settings()), enable_auto_commit=False
+    )
     parts = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
     found: Counter[str] = Counter()
     if not parts:
@@ -422,7 +425,12 @@ def produce(bench: Bench, world: World, seed: int) -> set[str]:
     """Clean events straight into Kafka; their ids."""
     registry = RegistryClient(bench.rig.registry.url, bench.rig.auth)
     serializers = {e: AvroSerializer.for_event_type(registry, e) for e in EventType}
-    producer = KafkaProducer(bootstrap_servers=bench.rig.broker.bootstrap, acks="all", linger_ms=10)
+    producer = KafkaProducer(
+        bootstrap_servers=bench.rig.broker.bootstrap,
+        **client_security(load_settings()),
+        acks="all",
+        linger_ms=10,
+    )
     ids = set()
     for supplier, event_type, record in clean_events(world, seed):
         topic = supplier_topic(supplier, event_type)
@@ -530,7 +538,12 @@ def scenario_poison(bench: Bench) -> Outcome:
     raw_supplier, gw_supplier = (s.supplier_id for s in world.suppliers)
     registry = RegistryClient(bench.rig.registry.url, bench.rig.auth)
     serializers = {e: AvroSerializer.for_event_type(registry, e) for e in EventType}
-    producer = KafkaProducer(bootstrap_servers=bench.rig.broker.bootstrap, acks="all", linger_ms=10)
+    producer = KafkaProducer(
+        bootstrap_servers=bench.rig.broker.bootstrap,
+        **client_security(load_settings()),
+        acks="all",
+        linger_ms=10,
+    )
     gateway = Gateway(bench)
     gateway.start()
     key = Parties(make_engine(bench.sqlite_url)).issue_key(gw_supplier)

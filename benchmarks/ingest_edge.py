@@ -13,6 +13,7 @@ Goals: SDK >= 0.5 of the ceiling, gateway >= 0.3.
 """
 
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -37,6 +38,7 @@ from infra.kafka.broker import KafkaBroker
 from infra.process import free_port, wait_for
 from migrations.schema import upgrade
 from sangsaeng.db import make_engine
+from sangsaeng.kafka_access import client_security
 from sangsaeng.settings import load_settings
 from schemas.registry.app import create_app as create_registry
 from schemas.registry.auth import Credentials
@@ -89,7 +91,7 @@ class Served:
 
 
 def delivered(bootstrap: str, topic: str, partitions: int) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, **client_security(load_settings()))
     parts = [TopicPartition(topic, p) for p in range(partitions)]
     total = sum(consumer.end_offsets(parts).values())
     consumer.close()
@@ -99,18 +101,20 @@ def delivered(bootstrap: str, topic: str, partitions: int) -> int:
 class Rig:
     """A broker, a registry and a gateway of the benchmark's own, in a temp dir."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, logins: bool = True) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="sangsaeng-bench-"))
         self.broker = KafkaBroker(
             service_dir=self.folder / "kafka",
             cache_dir=load_settings().cache_dir,
             port=free_port(),
             controller_port=free_port(),
+            logins=logins,
         )
         self.served: list[Served] = []
         self.pool: ClientPool | None = None
         with console.status("Starting a broker, a registry and a gateway…"):
             self.broker.start()
+            os.environ.update(self.broker.client_env)  # every client here logs in as admin
             engine = make_engine(f"sqlite:///{self.folder / 'bench.db'}")
             upgrade(engine)
             credentials = Credentials(engine)
@@ -155,7 +159,9 @@ def ceiling(rig: Rig, n: int) -> float:
     ).header
     framed = [probe.prepare("production", e) for e in events(n, "CEIL")]
     probe.close()
-    producer = KafkaProducer(bootstrap_servers=rig.broker.bootstrap, **PRODUCER)
+    producer = KafkaProducer(
+        bootstrap_servers=rig.broker.bootstrap, **client_security(load_settings()), **PRODUCER
+    )
     t0 = time.perf_counter()
     for _, topic, key, _, body in framed:
         producer.send(topic, key=key, value=header + body)
@@ -205,10 +211,18 @@ def through_gateway(rig: Rig, n: int, console: Console) -> float:
     return n / elapsed
 
 
-def main(n: int = typer.Option(30_000, "--events", help="Events per path.")) -> None:
+def main(
+    n: int = typer.Option(30_000, "--events", help="Events per path."),
+    logins: bool = typer.Option(
+        True,
+        "--kafka-logins/--no-kafka-logins",
+        help="SCRAM logins and ACLs on the broker (as the stack runs it), or the PLAINTEXT "
+        "listener without them, to measure what they cost.",
+    ),
+) -> None:
     """Print events/s through the SDK and the gateway next to bare kafka-python."""
     console = Console()
-    rig = Rig(console)
+    rig = Rig(console, logins=logins)
     try:
         rates = {
             "ceiling": ceiling(rig, n),
@@ -217,7 +231,11 @@ def main(n: int = typer.Option(30_000, "--events", help="Events per path.")) -> 
         }
     finally:
         rig.close()
-    table = Table(title=f"Edge ingestion, {n:,} ProductionEvents per path", title_justify="left")
+    table = Table(
+        title=f"Edge ingestion, {n:,} ProductionEvents per path, Kafka logins "
+        + ("on (SCRAM-SHA-512, ACLs)" if logins else "off (PLAINTEXT)"),
+        title_justify="left",
+    )
     for col in ("path", "events/s", "bare kafka-python (ceiling)", "ratio", "goal"):
         table.add_column(col, justify="right")
     for path, goal in (("sdk", 0.5), ("gateway", 0.3)):

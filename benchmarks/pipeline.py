@@ -16,6 +16,7 @@ ingest's time goes (cProfile over one SQLite run, by stage).
 
 import io
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -44,6 +45,7 @@ from infra.process import free_port
 from migrations.schema import upgrade
 from sangsaeng.db import make_engine
 from sangsaeng.errors import PlatformError
+from sangsaeng.kafka_access import client_security
 from sangsaeng.settings import load_settings
 from schemas.registry.app import create_app as create_registry
 from schemas.registry.auth import Credentials
@@ -73,6 +75,7 @@ def child_ceiling(bootstrap: str, registry_url: str) -> dict[str, Any]:
     registry = RegistryClient(registry_url)
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
+        **client_security(load_settings()),
         enable_auto_commit=False,
         max_partition_fetch_bytes=4 * 1024 * 1024,
         fetch_max_bytes=32 * 1024 * 1024,
@@ -167,7 +170,7 @@ def stages(profiler: Any) -> dict[str, float]:
 class Rig:
     """Broker, PostgreSQL and registry of the benchmark's own, in a temp dir."""
 
-    def __init__(self, with_postgres: bool) -> None:
+    def __init__(self, with_postgres: bool, *, logins: bool = True) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="sangsaeng-bench-pipeline-"))
         self.folder.chmod(0o755)  # the postgres user must enter it when we are root
         self.broker = KafkaBroker(
@@ -176,6 +179,7 @@ class Rig:
             port=free_port(),
             controller_port=free_port(),
             heap_mb=1024,
+            logins=logins,
         )
         self.postgres = (
             PostgresCluster(service_dir=self.folder / "postgres", port=free_port())
@@ -184,6 +188,8 @@ class Rig:
         )
         with console.status("Starting a broker, PostgreSQL and a registry…"):
             self.broker.start()
+            # every client here (the children too) logs in as the broker's admin
+            os.environ.update(self.broker.client_env)
             if self.postgres is not None:
                 self.postgres.start()
             engine = make_engine(f"sqlite:///{self.folder / 'registry.db'}")
@@ -215,7 +221,11 @@ def fill(rig: Rig, n: int) -> tuple[int, Path]:
     registry = RegistryClient(rig.registry.url, rig.auth)
     serializers = {e: AvroSerializer.for_event_type(registry, e) for e in EventType}
     producer = KafkaProducer(
-        bootstrap_servers=rig.broker.bootstrap, acks=1, linger_ms=20, batch_size=512 * 1024
+        bootstrap_servers=rig.broker.bootstrap,
+        **client_security(load_settings()),
+        acks=1,
+        linger_ms=20,
+        batch_size=512 * 1024,
     )
     sent = 0
     with Progress(console=console, transient=True) as progress:
@@ -250,13 +260,21 @@ def in_child(mode: str, **kwargs: Any) -> dict[str, Any]:
 
 
 @app.command()
-def main(
+def main(  # noqa: PLR0917 - typer's options
     events: Annotated[int, typer.Option(help="Events to put in Kafka and land.")] = 1_000_000,
     databases: Annotated[str, typer.Option(help="sqlite, postgresql, or both.")] = (
         "sqlite,postgresql"
     ),
     batch: Annotated[int, typer.Option(help="Records per ingest micro-batch.")] = 100_000,
     profile: Annotated[bool, typer.Option(help="Also show where the time goes.")] = False,
+    logins: Annotated[
+        bool,
+        typer.Option(
+            "--kafka-logins/--no-kafka-logins",
+            help="SCRAM logins and ACLs on the broker (as the stack runs it), or the "
+            "PLAINTEXT listener without them, to measure what they cost.",
+        ),
+    ] = True,
     child: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Measure ingest against the bare consume + decode ceiling; print a table."""
@@ -266,7 +284,7 @@ def main(
         print(json.dumps(result))
         return
     wanted = [d.strip() for d in databases.split(",") if d.strip()]
-    rig = Rig(with_postgres="postgresql" in wanted)
+    rig = Rig(with_postgres="postgresql" in wanted, logins=logins)
     try:
         started = time.perf_counter()
         count, reference = fill(rig, events)
@@ -296,7 +314,9 @@ def main(
                 )
         ceiling_rate = ceiling["records"] / ceiling["seconds"]
         table = Table(
-            title=f"Ingest of {count:,} events (batches of {batch:,})", title_justify="left"
+            title=f"Ingest of {count:,} events (batches of {batch:,}), Kafka logins "
+            + ("on (SCRAM-SHA-512, ACLs)" if logins else "off (PLAINTEXT)"),
+            title_justify="left",
         )
         for column in ("path", "events/s", "ceiling", "ratio", "goal", "seconds", "peak MiB"):
             table.add_column(column, justify="left" if column == "path" else "right")

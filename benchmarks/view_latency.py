@@ -30,6 +30,7 @@ from connectors.kafka.admin import ensure_topics
 from governance.reference import ReferenceFile, load_reference
 from migrations.schema import upgrade
 from sangsaeng.db import make_engine
+from sangsaeng.kafka_access import client_security
 from sangsaeng.settings import Settings, load_settings
 from schemas.contracts import register_contracts
 from schemas.registry.client import RegistryClient
@@ -175,7 +176,9 @@ def measure_latency(console: Console, rig: Rig, *, probes: int, interval_s: floa
     seen: dict[str, float] = {}
     stop = threading.Event()
     poller = _poller(engine, seen, stop)
-    producer = KafkaProducer(bootstrap_servers=rig.bootstrap, acks="all", linger_ms=0)
+    producer = KafkaProducer(
+        bootstrap_servers=rig.bootstrap, **client_security(load_settings()), acks="all", linger_ms=0
+    )
     try:
         with console.status("Waiting for the Dagster daemon's first sensor ticks…"):
             time.sleep(20)

@@ -1,4 +1,5 @@
-"""`sangsaeng suppliers add|list`: onboarding suppliers (record, topics, gateway key)."""
+"""`sangsaeng suppliers add|list|offboard`: onboarding suppliers (record, topics, Kafka
+login and ACLs, gateway key) and taking their broker access away."""
 
 from typing import Annotated
 
@@ -7,7 +8,10 @@ import typer
 from cli.output import Format, FormatOption, console, emit
 from cli.platform import engine, settings
 
-app = typer.Typer(help="Onboard suppliers: record, topics, gateway key.", no_args_is_help=True)
+app = typer.Typer(
+    help="Onboard suppliers (record, topics, Kafka login, gateway key); offboard them.",
+    no_args_is_help=True,
+)
 
 
 def parties():  # noqa: ANN201 - keeps imports out of `--help`
@@ -23,10 +27,12 @@ def suppliers_add(
     name: Annotated[str, typer.Option(help="The supplier's name.")],
     sector: Annotated[str, typer.Option(help="Sector, e.g. 'auto parts', 'masks'.")],
 ) -> None:
-    """Onboard a supplier: create its topics, record it, issue its gateway API key.
+    """Onboard a supplier: create its topics, its Kafka login (SCRAM-SHA-512) with ACLs
+    on its own topics only, record it, issue its gateway API key.
 
-    Idempotent: a known supplier keeps its record and key; missing topics are created.
-    Then load its sites, lines and parts with `sangsaeng reference load`.
+    The login and the key are printed once. Idempotent: a known supplier keeps its
+    record, login and key; missing topics and ACLs are created. Then load its sites,
+    lines and parts with `sangsaeng reference load`.
     """
     from connectors.onboarding import onboard
 
@@ -46,10 +52,34 @@ def suppliers_add(
         + ("onboarded" if done.created else "already known")
         + f"; {len(done.topics_created)} topic(s) created"
     )
+    if done.kafka_login:
+        console.print(
+            "Kafka login for its MES (shown only now): "
+            f"SANGSAENG_KAFKA_USERNAME=[bold]{done.kafka_login.username}[/] "
+            f"SANGSAENG_KAFKA_PASSWORD=[bold]{done.kafka_login.password}[/]"
+        )
+    else:
+        console.print("it already has a Kafka login (offboard and add again for a new one)")
     if done.api_key:
         console.print(f"gateway API key (shown only now): [bold]{done.api_key}[/]")
     else:
         console.print("it already has a gateway key; `sangsaeng gateway add-key` issues another")
+
+
+@app.command("offboard")
+def suppliers_offboard(
+    supplier_id: Annotated[str, typer.Argument(help="The supplier to take broker access from.")],
+) -> None:
+    """Take a supplier's Kafka access away: delete its login and every ACL naming it.
+
+    Effective at once: the broker refuses its next request, open connections included.
+    Its topics, rows and gateway keys stay (revoke keys with `sangsaeng gateway
+    revoke-key --supplier ID --all`); `sangsaeng suppliers add` gives it a new login.
+    """
+    from connectors.onboarding import offboard
+
+    removed = offboard(settings().kafka_bootstrap, supplier_id)
+    console.print(f"supplier {supplier_id}: Kafka login deleted, {removed} ACL(s) removed")
 
 
 @app.command("list")

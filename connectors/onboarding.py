@@ -6,14 +6,19 @@ an explicit `max.message.bytes` (SANGSAENG_TOPIC_MAX_MESSAGE_BYTES), the size th
 measures every event against. Dead-letter topics take twice that: a dead letter is the
 refused record plus its reasons in headers. The record and the key
 are written through `governance/`, the one home of the parties, so validation and the
-gateway see the supplier as soon as this returns.
+gateway see the supplier as soon as this returns. The supplier's Kafka login and ACLs
+(`connectors/kafka/acls.py`) are made here too; `offboard` takes them away.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from connectors.kafka.admin import ensure_topics
+from connectors.kafka.acls import add_supplier_login, remove_supplier_login
+from connectors.kafka.admin import default_security, ensure_topics
 from governance.parties import Parties
 from sangsaeng.errors import TerminalError
+from sangsaeng.kafka_access import ADMIN, KafkaLogin
 from sangsaeng.settings import Settings
 from schemas.topics import EventType, check_supplier_id, dlq_topic, supplier_topic
 
@@ -26,6 +31,7 @@ class Onboarded:
     created: bool
     topics_created: list[str]
     api_key: str | None  # shown once; None when the supplier already had a key
+    kafka_login: KafkaLogin | None = None  # shown once; None when it already had one
 
 
 DEFAULT_MAX_MESSAGE_BYTES: int = Settings.model_fields["topic_max_message_bytes"].default
@@ -57,10 +63,15 @@ def onboard(
     partitions: int,
     retention_days: int,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    security: Mapping[str, Any] | None = None,
+    new_kafka_login: bool = False,
 ) -> Onboarded:
     """Create the supplier's topics and the dead-letter topics, record it, issue a key.
 
-    Topics that exist already are left as they are (their configs too).
+    Topics that exist already are left as they are (their configs too). `security`:
+    the admin's login settings (default: the process's login, else the local admin).
+    `new_kafka_login`: give a known supplier a new Kafka password too (the simulator,
+    which plays its suppliers, needs theirs on every run).
 
     Raises `TerminalError` for a supplier id unusable in topic names, and
     `TransientError` when the broker is unreachable (nothing is recorded then).
@@ -69,15 +80,29 @@ def onboard(
         check_supplier_id(supplier_id)
     except ValueError as exc:
         raise TerminalError(str(exc)) from None
+    security = default_security(security, ADMIN)
     created_topics = ensure_topics(
         bootstrap,
         {supplier_topic(supplier_id, e): partitions for e in EventType},
         configs=topic_configs(retention_days, max_message_bytes),
+        security=security,
     ) + ensure_topics(
         bootstrap,
         {dlq_topic(e): partitions for e in EventType},
         configs=topic_configs(retention_days, max_message_bytes, dead_letters=True),
+        security=security,
     )
+    login = add_supplier_login(bootstrap, supplier_id, security, reset=new_kafka_login)
     created = parties.add_supplier(supplier_id, name, sector)
     key = None if parties.has_key(supplier_id) else parties.issue_key(supplier_id)
-    return Onboarded(supplier_id, created, sorted(created_topics), key)
+    return Onboarded(supplier_id, created, sorted(created_topics), key, login)
+
+
+def offboard(bootstrap: str, supplier_id: str, *, security: Mapping[str, Any] | None = None) -> int:
+    """Take the supplier's Kafka login and ACLs away (its topics and rows stay);
+    returns the ACLs removed. Its open connections are refused from their next request."""
+    try:
+        check_supplier_id(supplier_id)
+    except ValueError as exc:
+        raise TerminalError(str(exc)) from None
+    return remove_supplier_login(bootstrap, supplier_id, default_security(security, ADMIN))

@@ -8,6 +8,7 @@ that marker when the record itself is unreadable. Subclasses say how to launch,
 how to tell the service answers, and (if special) how to stop it.
 """
 
+import os
 import subprocess
 import sys
 from abc import ABC, abstractmethod
@@ -26,6 +27,7 @@ from infra.process import (
 )
 from sangsaeng.errors import TerminalError, TransientError
 from sangsaeng.files import private_dir, private_file
+from sangsaeng.kafka_access import KAFKA_LOGIN_VARS
 
 # A JVM leaves SIGTERM alone when it was ignored at its start (nohup, a background job
 # without job control, or a parent that ignores it: Dagster's in-process runs leave SIGTERM
@@ -136,6 +138,9 @@ class ManagedService(ABC):
         with private_file(self.log_file).open("ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-c", EXEC_WITH_DEFAULT_SIGNALS, *argv],
+                # the stack's services log in to Kafka as the platform users of the state
+                # dir, never as whoever the starting shell logs in as
+                env={k: v for k, v in os.environ.items() if k not in KAFKA_LOGIN_VARS},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -14,11 +14,19 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from connectors.kafka.acls import ensure_platform_users
 from infra.kafka.broker import KafkaBroker
 from infra.postgres.cluster import PostgresCluster
 from infra.process import ServiceStatus, locked
 from infra.python_service import PythonService
 from sangsaeng.files import private_dir
+from sangsaeng.kafka_access import (
+    ADMIN,
+    credentials_path,
+    ensure_platform_logins,
+    new_password,
+    read_logins,
+)
 from sangsaeng.settings import Settings
 
 Report = Callable[[str], None]
@@ -53,6 +61,11 @@ def _local_data(settings: Settings) -> tuple[Path, ...]:
     return kept_with_it if (url.host, url.port) == (local.host, local.port) else ()
 
 
+def _admin_password(state_dir: Path) -> str:
+    found = read_logins(credentials_path(state_dir)).get(ADMIN)
+    return found.password if found else new_password()
+
+
 @dataclass
 class Stack:
     """The services of one state dir."""
@@ -81,6 +94,8 @@ class Stack:
                 port=port,
                 controller_port=settings.kafka_controller_port,
                 heap_mb=settings.kafka_heap_mb,
+                # `up` makes the file when it is missing; without it, nothing to log in as
+                admin_password=_admin_password(settings.state_dir),
             ),
             postgres=PostgresCluster(
                 service_dir=settings.stack_dir / "postgres",
@@ -128,7 +143,12 @@ class Stack:
             private_dir(self.state_dir)
         with self._lock:
             statuses = [self.postgres.start(report)] if postgres else []
+            logins = ensure_platform_logins(self.state_dir) if self.state_dir else None
+            if logins is not None:
+                self.kafka.admin_password = logins[ADMIN].password
             statuses.append(self.kafka.start(report))
+            if logins is not None:
+                ensure_platform_users(self.kafka.bootstrap, logins, self.kafka.admin_security)
             if prepare is not None:
                 report("Checking the platform database…")
                 prepare()

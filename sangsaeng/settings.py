@@ -10,9 +10,9 @@ import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sangsaeng.errors import ConfigError
@@ -32,6 +32,20 @@ class Settings(BaseSettings):
         9093, ge=1, le=65535, description="Port of the local broker's KRaft controller."
     )
     kafka_heap_mb: int = Field(512, ge=128, description="Heap of the local Kafka broker (MiB).")
+    kafka_security_protocol: Literal["SASL_PLAINTEXT", "PLAINTEXT"] = Field(
+        "SASL_PLAINTEXT",
+        description="How clients meet the broker: SASL_PLAINTEXT (SCRAM-SHA-512 logins, as "
+        "the local broker requires) or PLAINTEXT (a broker of your own without logins).",
+    )
+    kafka_username: str | None = Field(
+        None,
+        description="SCRAM user this process logs in to Kafka as (a supplier's, printed by "
+        "`sangsaeng suppliers add`); unset: the local stack's platform users in "
+        "<state_dir>/kafka-credentials.",
+    )
+    kafka_password: SecretStr | None = Field(
+        None, description="Password of SANGSAENG_KAFKA_USERNAME."
+    )
     schema_registry_url: str = Field("http://127.0.0.1:8081", description="Schema registry.")
     gateway_url: str = Field("http://127.0.0.1:8088", description="HTTP ingest gateway.")
     api_url: str = Field("http://127.0.0.1:8000", description="Buyer API and dashboard.")

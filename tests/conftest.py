@@ -25,6 +25,7 @@ from infra.kafka.broker import KafkaBroker
 from infra.postgres.cluster import PostgresCluster
 from infra.process import free_port
 from sangsaeng.errors import PlatformError
+from sangsaeng.kafka_access import ADMIN
 from sangsaeng.settings import load_settings
 from tests.support import IN_CI, unavailable
 
@@ -69,9 +70,12 @@ def _private_dir(prefix: str) -> Path:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
-    """host:port of a real Apache Kafka broker for the whole session."""
+    """host:port of a real Apache Kafka broker for the whole session, with SCRAM logins
+    and ACLs on; the session's processes log in as its super user (the env vars
+    SANGSAENG_KAFKA_USERNAME / _PASSWORD, inherited by the CLI and services the tests
+    start); tests of the other users' rights log in as those users."""
     reuse = os.environ.get("SANGSAENG_KAFKA_BOOTSTRAP")
-    if reuse:
+    if reuse:  # a broker of the caller's, whose admin login the env names
         yield reuse
         return
     folder = _private_dir("sangsaeng-kafka-")
@@ -86,6 +90,8 @@ def kafka_bootstrap() -> Iterator[str]:
     except PlatformError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         unavailable(f"the Kafka broker could not start: {exc}")
+    os.environ["SANGSAENG_KAFKA_USERNAME"] = ADMIN
+    os.environ["SANGSAENG_KAFKA_PASSWORD"] = broker.admin_password
     try:
         yield broker.bootstrap
     finally:

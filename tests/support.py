@@ -30,10 +30,28 @@ def upgraded_engine(url: str) -> Any:
     return engine
 
 
+from sangsaeng.kafka_access import KAFKA_LOGIN_VARS  # noqa: E402 - kept in a CLI's env
+
+# The test broker's super user login (tests/conftest.py) stays in a CLI's environment,
+# as a user's shell holds the login of the broker they point at.
+
+
+def kafka_login() -> dict[str, Any]:
+    """kafka-python's settings for the session's login (the test broker's super user)."""
+    from sangsaeng.kafka_access import client_security
+    from sangsaeng.settings import load_settings
+
+    return client_security(load_settings())
+
+
 def cli_env(**settings: str) -> dict[str, str]:
-    """This process's environment without any SANGSAENG_* variable, plus `settings`
-    (given as lower-case setting names: `cli_env(state_dir=...)`)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SANGSAENG_")}
+    """This process's environment without any SANGSAENG_* variable but the Kafka login,
+    plus `settings` (given as lower-case setting names: `cli_env(state_dir=...)`)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SANGSAENG_") or k in KAFKA_LOGIN_VARS
+    }
     env.update({f"SANGSAENG_{name.upper()}": value for name, value in settings.items()})
     env["COLUMNS"] = "200"
     return env
@@ -53,7 +71,7 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess
 
 def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record of `topic`, partition by partition, from the beginning to the end."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **kafka_login())
     parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
     consumer.assign(parts)
     consumer.seek_to_beginning()

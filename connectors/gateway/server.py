@@ -9,6 +9,7 @@ from connectors.sdk import SupplierClient
 from connectors.sdk.spool import spool_folder
 from governance.parties import Parties
 from sangsaeng.db import make_engine
+from sangsaeng.kafka_access import GATEWAY, client_security
 from sangsaeng.settings import Settings
 
 
@@ -19,8 +20,9 @@ def build(settings: Settings) -> tuple[FastAPI, ClientPool]:
     onboarded supplier, whether or not that supplier sends again.
     """
     suppliers = Parties(make_engine(settings.database_url))
+    security = client_security(settings, GATEWAY)  # one login forwards for every supplier
     pool = ClientPool(
-        lambda supplier_id: SupplierClient.from_settings(supplier_id, settings),
+        lambda supplier_id: SupplierClient.from_settings(supplier_id, settings, security=security),
         spool_dir=spool_folder(settings.state_dir),
         known=suppliers.is_supplier,
     )

@@ -8,18 +8,36 @@ import contextlib
 import logging
 import socket
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from sangsaeng.errors import TerminalError, TransientError
+from sangsaeng.kafka_access import ADMIN, client_security
+from sangsaeng.settings import load_settings
 
 log = logging.getLogger(__name__)
 
 
+# kafka-python reports a refused login as a broker it could not bootstrap from
+LOGIN_HINT = (
+    "a broker that runs may have refused the login (check SANGSAENG_KAFKA_USERNAME and "
+    "_PASSWORD, or the state dir's kafka-credentials)"
+)
+
+
+def default_security(security: Mapping[str, Any] | None, user: str | None) -> dict[str, Any]:
+    """`security` as given, else the login of this process for the platform `user`."""
+    return dict(security) if security is not None else client_security(load_settings(), user)
+
+
 @contextlib.contextmanager
-def admin_client(bootstrap: str, *, timeout_s: float = 10.0) -> Iterator[KafkaAdminClient]:
-    """A connected admin client, closed on exit.
+def admin_client(
+    bootstrap: str, *, timeout_s: float = 10.0, security: Mapping[str, Any] | None = None
+) -> Iterator[KafkaAdminClient]:
+    """A connected admin client, closed on exit, logged in with `security` (kafka-python's
+    settings; default: the process's login, else the local `admin`).
 
     Raises `TransientError` when no broker answers at `bootstrap`.
     """
@@ -29,11 +47,12 @@ def admin_client(bootstrap: str, *, timeout_s: float = 10.0) -> Iterator[KafkaAd
             request_timeout_ms=int(timeout_s * 1000),
             bootstrap_timeout_ms=int(timeout_s * 1000),
             client_id="sangsaeng-admin",
+            **default_security(security, ADMIN),
         )
     except (KafkaError, OSError) as exc:
         raise TransientError(
             f"no Kafka broker answers at {bootstrap} ({type(exc).__name__}): start one with "
-            f"`sangsaeng stack up`, or point SANGSAENG_KAFKA_BOOTSTRAP at yours"
+            f"`sangsaeng stack up`, or point SANGSAENG_KAFKA_BOOTSTRAP at yours; {LOGIN_HINT}"
         ) from None
     try:
         yield admin
@@ -47,6 +66,7 @@ def ensure_topics(
     *,
     configs: Mapping[str, str] | None = None,
     timeout_s: float = 10.0,
+    security: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Create each topic in `partitions` (name -> partition count) that does not exist.
 
@@ -54,7 +74,7 @@ def ensure_topics(
     as they are. Raises `TransientError` if the broker is unreachable and
     `TerminalError` if it refuses a topic (the broker's reason included).
     """
-    with admin_client(bootstrap, timeout_s=timeout_s) as admin:
+    with admin_client(bootstrap, timeout_s=timeout_s, security=security) as admin:
         existing = set(admin.list_topics())
         missing = {name: n for name, n in partitions.items() if name not in existing}
         if not missing:
@@ -90,7 +110,9 @@ def _any_listening(bootstrap: str, timeout_s: float) -> bool:
     return False
 
 
-def _metadata_consumer(bootstrap: str, timeout_s: float) -> KafkaConsumer:
+def _metadata_consumer(
+    bootstrap: str, timeout_s: float, security: Mapping[str, Any] | None
+) -> KafkaConsumer:
     if not _any_listening(bootstrap, min(timeout_s, 2.0)):
         raise TransientError(
             f"no Kafka broker answers at {bootstrap} (connection refused): start one with "
@@ -103,17 +125,25 @@ def _metadata_consumer(bootstrap: str, timeout_s: float) -> KafkaConsumer:
             request_timeout_ms=int(max(timeout_s, 1) * 1000) + 1000,
             bootstrap_timeout_ms=int(timeout_s * 1000),
             client_id="sangsaeng-metadata",
+            **default_security(security, ADMIN),
         )
     except (KafkaError, OSError) as exc:
         raise TransientError(
             f"no Kafka broker answers at {bootstrap} ({type(exc).__name__}): start one with "
-            f"`sangsaeng stack up`, or point SANGSAENG_KAFKA_BOOTSTRAP at yours"
+            f"`sangsaeng stack up`, or point SANGSAENG_KAFKA_BOOTSTRAP at yours; {LOGIN_HINT}"
         ) from None
 
 
-def missing_topics(bootstrap: str, topics: Iterable[str], *, timeout_s: float = 5.0) -> set[str]:
-    """Which of `topics` the broker does not have; `TransientError` when it is unreachable."""
-    consumer = _metadata_consumer(bootstrap, timeout_s)
+def missing_topics(
+    bootstrap: str,
+    topics: Iterable[str],
+    *,
+    timeout_s: float = 5.0,
+    security: Mapping[str, Any] | None = None,
+) -> set[str]:
+    """Which of `topics` the broker does not have (or does not show this login);
+    `TransientError` when it is unreachable."""
+    consumer = _metadata_consumer(bootstrap, timeout_s, security)
     try:
         existing = consumer.topics()
     except (KafkaError, OSError) as exc:
@@ -124,10 +154,14 @@ def missing_topics(bootstrap: str, topics: Iterable[str], *, timeout_s: float = 
 
 
 def records_held(
-    bootstrap: str, topics: Iterable[str], *, timeout_s: float = 10.0
+    bootstrap: str,
+    topics: Iterable[str],
+    *,
+    timeout_s: float = 10.0,
+    security: Mapping[str, Any] | None = None,
 ) -> dict[str, int]:
     """The end offsets of each topic's partitions, summed (0 for a missing topic)."""
-    consumer = _metadata_consumer(bootstrap, timeout_s)
+    consumer = _metadata_consumer(bootstrap, timeout_s, security)
     held: dict[str, int] = {}
     try:
         for topic in topics:

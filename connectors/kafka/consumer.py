@@ -15,7 +15,9 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from connectors.kafka.admin import LOGIN_HINT, default_security
 from sangsaeng.errors import TransientError
+from sangsaeng.kafka_access import INGEST
 from schemas.topics import SUPPLIER_TOPIC_PATTERN
 
 Offsets = Mapping[tuple[str, int], int]
@@ -38,7 +40,7 @@ class PartitionLag:
 def _unavailable(bootstrap: str, exc: Exception) -> TransientError:
     return TransientError(
         f"no Kafka broker answers at {bootstrap} ({type(exc).__name__}): start one with "
-        "`sangsaeng stack up`, or point SANGSAENG_KAFKA_BOOTSTRAP at yours"
+        f"`sangsaeng stack up`, or point SANGSAENG_KAFKA_BOOTSTRAP at yours; {LOGIN_HINT}"
     )
 
 
@@ -47,7 +49,12 @@ class SupplierTopicReader:
     regular expression, matched in full); new topics are found at each read."""
 
     def __init__(
-        self, bootstrap: str, *, topics: str = r"sup\..+", client_id: str = "sangsaeng-ingest"
+        self,
+        bootstrap: str,
+        *,
+        topics: str = r"sup\..+",
+        client_id: str = "sangsaeng-ingest",
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = re.compile(topics)
@@ -61,6 +68,7 @@ class SupplierTopicReader:
                 max_partition_fetch_bytes=4 * 1024 * 1024,
                 fetch_max_bytes=32 * 1024 * 1024,
                 request_timeout_ms=30_000,
+                **default_security(security, INGEST),
             )
         except (KafkaError, OSError) as exc:
             raise _unavailable(bootstrap, exc) from None

@@ -8,13 +8,15 @@ refusal for good must never make ingest retry for ever.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
+from connectors.kafka.admin import default_security
 from sangsaeng.errors import TransientError
+from sangsaeng.kafka_access import INGEST
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,15 @@ class DeadLetterProducer:
     Takes any letters with `topic`, `key`, `value` and `headers` (pipelines' `DeadLetter`).
     """
 
-    def __init__(self, bootstrap: str, *, max_request_bytes: int = MAX_REQUEST_BYTES) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+        security: Mapping[str, Any] | None = None,
+    ) -> None:
         self.bootstrap = bootstrap
+        self.security = security
         self.max_request_bytes = max_request_bytes
         self._producer: KafkaProducer | None = None
 
@@ -48,6 +57,7 @@ class DeadLetterProducer:
                     linger_ms=5,
                     max_request_size=self.max_request_bytes,
                     client_id="sangsaeng-dlq",
+                    **default_security(self.security, INGEST),
                 )
             except (KafkaError, OSError) as exc:
                 raise TransientError(

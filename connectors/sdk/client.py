@@ -38,13 +38,14 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka import errors as kafka_errors
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-from connectors.kafka.admin import missing_topics
+from connectors.kafka.admin import default_security, missing_topics
 from connectors.sdk.coerce import CoercionError, event_walker
 from connectors.sdk.limits import EdgeLimits, Window, too_large
 from connectors.sdk.spool import Spool, SpooledEvent, spool_folder
 from governance.parties import NotOnboarded, not_onboarded
 from sangsaeng.errors import PlatformError, TerminalError, TransientError
 from sangsaeng.files import private_file
+from sangsaeng.kafka_access import client_security
 from sangsaeng.settings import Settings
 from schemas.registry.auth import client_credentials
 from schemas.registry.client import RegistryClient
@@ -150,12 +151,16 @@ class SupplierClient:
         producer_config: Mapping[str, Any] | None = None,
         limits: EdgeLimits | None = None,
         clock: Callable[[], datetime] | None = None,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         try:
             self.supplier_id = check_supplier_id(supplier_id)
         except ValueError as exc:
             raise TerminalError(str(exc)) from None
         self.bootstrap = bootstrap
+        # kafka-python's login settings; None: SANGSAENG_KAFKA_USERNAME / _PASSWORD,
+        # looked up when the broker is first reached (spooling needs no login)
+        self.security = security
         self.registry = registry
         self.spool = Spool(spool_path)
         self.max_spool_events = max_spool_events
@@ -186,9 +191,11 @@ class SupplierClient:
     @classmethod
     def from_settings(cls, supplier_id: str, settings: Settings, **kwargs: Any) -> "SupplierClient":
         """A client using the platform's settings (broker, registry, spool under state dir,
-        the limits of what the platform can carry)."""
+        the limits of what the platform can carry, the Kafka login it names)."""
         registry = RegistryClient(settings.schema_registry_url, client_credentials(settings))
         kwargs.setdefault("limits", EdgeLimits.from_settings(settings))
+        if settings.kafka_username or settings.kafka_security_protocol == "PLAINTEXT":
+            kwargs.setdefault("security", client_security(settings, None))
         return cls(
             supplier_id,
             bootstrap=settings.kafka_bootstrap,
@@ -298,6 +305,11 @@ class SupplierClient:
     def _topics(self) -> list[str]:
         return [supplier_topic(self.supplier_id, e) for e in EventType]
 
+    def _login(self) -> dict[str, Any]:
+        """kafka-python's login settings: as given, else SANGSAENG_KAFKA_USERNAME / _PASSWORD
+        (`ConfigError` saying so when unset)."""
+        return default_security(self.security, None)
+
     def require_onboarded(self) -> None:
         """Refuse at once when the broker answers and has no topics for this supplier.
 
@@ -308,7 +320,9 @@ class SupplierClient:
         if self._onboarded or time.monotonic() < self._unreachable_until:
             return
         try:
-            missing = missing_topics(self.bootstrap, self._topics(), timeout_s=3.0)
+            missing = missing_topics(
+                self.bootstrap, self._topics(), timeout_s=3.0, security=self._login()
+            )
         except TransientError:
             self._unreachable_until = time.monotonic() + 30.0
             return
@@ -362,7 +376,7 @@ class SupplierClient:
         if self._producer is None:
             try:
                 self._producer = KafkaProducer(
-                    bootstrap_servers=self.bootstrap, **self.producer_config
+                    bootstrap_servers=self.bootstrap, **self._login(), **self.producer_config
                 )
             except KafkaError as exc:
                 raise self._unreachable(exc) from None
@@ -510,7 +524,9 @@ class SupplierClient:
     def _in_kafka(self, topics: set[str]) -> set[str]:
         """The event ids in the last `batch_size` records of each partition of `topics`."""
         try:
-            return event_ids_in_tail(self.bootstrap, sorted(topics), self.batch_size)
+            return event_ids_in_tail(
+                self.bootstrap, sorted(topics), self.batch_size, security=self._login()
+            )
         except KafkaError as exc:
             raise self._unreachable(exc) from None
 
@@ -520,7 +536,9 @@ class SupplierClient:
         kafka-python reports a missing topic as a metadata timeout, like an outage.
         """
         try:
-            missing = missing_topics(self.bootstrap, self._topics(), timeout_s=3.0)
+            missing = missing_topics(
+                self.bootstrap, self._topics(), timeout_s=3.0, security=self._login()
+            )
         except TransientError:
             return self._unreachable(exc)
         if missing:
@@ -562,7 +580,12 @@ class SupplierClient:
 
 
 def event_ids_in_tail(
-    bootstrap: str, topics: list[str], depth: int, timeout_s: float = 30.0
+    bootstrap: str,
+    topics: list[str],
+    depth: int,
+    timeout_s: float = 30.0,
+    *,
+    security: Mapping[str, Any] | None = None,
 ) -> set[str]:
     """The `event_id` headers of the last `depth` records of every partition of `topics`."""
     consumer = KafkaConsumer(
@@ -570,6 +593,7 @@ def event_ids_in_tail(
         enable_auto_commit=False,
         request_timeout_ms=10_000,
         bootstrap_timeout_ms=10_000,
+        **default_security(security, None),
     )
     seen: set[str] = set()
     try:

@@ -25,6 +25,7 @@ from connectors.simulator.world import World
 from governance.parties import Parties
 from sangsaeng.errors import TransientError
 from sangsaeng.files import private_dir
+from sangsaeng.kafka_access import client_security
 from sangsaeng.settings import Settings
 from schemas.topics import supplier_topic
 
@@ -111,8 +112,9 @@ def send(
     report = SendReport()
     engine = make_engine(settings.database_url)
     parties = Parties(engine)
+    logins = {}
     for s in world.suppliers:
-        onboard(
+        done = onboard(
             parties,
             settings.kafka_bootstrap,
             s.supplier_id,
@@ -121,11 +123,15 @@ def send(
             partitions=settings.topic_partitions,
             retention_days=settings.topic_retention_days,
             max_message_bytes=settings.topic_max_message_bytes,
+            new_kafka_login=True,
         )
+        logins[s.supplier_id] = done.kafka_login
     for i, s in enumerate(world.suppliers):
         report.via[s.supplier_id] = via if via != "mixed" else ("sdk", "gateway")[i % 2]
-    clients = {
-        sid: SupplierClient.from_settings(sid, settings)
+    clients = {  # each supplier's SDK logs in as that supplier, as its MES would
+        sid: SupplierClient.from_settings(
+            sid, settings, security=client_security(settings, None, login=logins[sid])
+        )
         for sid, path in report.via.items()
         if path == "sdk"
     }

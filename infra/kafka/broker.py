@@ -11,18 +11,20 @@ import contextlib
 import hashlib
 import logging
 import re
+import secrets
 import shutil
 import subprocess
 import tempfile
 import uuid
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.process import require_free_port, require_tool
 from infra.service import ManagedService, Report, quiet
 from sangsaeng.errors import TerminalError
 from sangsaeng.files import private_dir
+from sangsaeng.kafka_access import ADMIN, MECHANISM, new_password
 
 POM = Path(__file__).with_name("pom.xml")
 MIN_JAVA = 17
@@ -119,6 +121,11 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
+def _jaas_quoted(text: str) -> str:
+    """`text` inside a JAAS option's double quotes."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 LOG4J2 = """\
 status = warn
 appender.out.type = Console
@@ -142,6 +149,12 @@ class KafkaBroker(ManagedService):
     port: int = 9092
     controller_port: int = 9093
     heap_mb: int = 512
+    # the super user's password: in the storage's first metadata (SCRAM) and the
+    # controller listener's login (PLAIN); the stack keeps it in the state dir
+    admin_password: str = field(default_factory=new_password, repr=False)
+    # False: the old PLAINTEXT listener without logins or ACLs, for benchmarks measuring
+    # what the logins cost; never the stack's
+    logins: bool = True
 
     name = "kafka"
     title = "Kafka broker"
@@ -168,35 +181,105 @@ class KafkaBroker(ManagedService):
         return self.service_dir / "broker.log"
 
     @property
+    def logins_marker(self) -> Path:
+        """Present once the storage was formatted holding the super user's login."""
+        return self.service_dir / "scram-admin"
+
+    @property
     def properties_file(self) -> Path:
         return self.service_dir / "server.properties"
 
     def server_properties(self) -> str:
-        """The broker's configuration: one node as broker and controller, loopback only."""
-        return "\n".join(
-            [
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.voters=1@{self.host}:{self.controller_port}",
-                f"listeners=PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}",
+        """The broker's configuration: one node as broker and controller, loopback only,
+        every client logged in (SCRAM-SHA-512) and authorised by ACLs, `admin` the super
+        user. The controller's listener takes PLAIN: KRaft controllers cannot check SCRAM
+        logins, whose credentials live in the metadata they serve."""
+        return "\n".join([*self._listener_properties(), *self._common_properties(), ""])
+
+    def _listener_properties(self) -> list[str]:
+        listeners = (
+            f"{{0}}://{self.host}:{self.port},CONTROLLER://{self.host}:{self.controller_port}"
+        )
+        if not self.logins:
+            return [
+                f"listeners={listeners.format('PLAINTEXT')}",
                 f"advertised.listeners=PLAINTEXT://{self.host}:{self.port}",
-                "controller.listener.names=CONTROLLER",
                 "inter.broker.listener.name=PLAINTEXT",
                 "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                f"log.dirs={self.data_dir.resolve()}",
-                # Topics are created on purpose (onboarding), never by a typo in a producer.
-                "auto.create.topics.enable=false",
-                "num.partitions=1",
-                "offsets.topic.replication.factor=1",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
-                # A single local node: no reason to wait for more group members to show up.
-                "group.initial.rebalance.delay.ms=0",
-                "",
             ]
+        password = _jaas_quoted(self.admin_password)
+        scram = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{ADMIN}" password="{password}";'
         )
+        plain = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{ADMIN}" password="{password}" user_{ADMIN}="{password}";'
+        )
+        return [
+            f"listeners={listeners.format('SASL_PLAINTEXT')}",
+            f"advertised.listeners=SASL_PLAINTEXT://{self.host}:{self.port}",
+            "inter.broker.listener.name=SASL_PLAINTEXT",
+            "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            f"sasl.enabled.mechanisms={MECHANISM}",
+            f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
+            f"listener.name.sasl_plaintext.{MECHANISM.lower()}.sasl.jaas.config={scram}",
+            "sasl.mechanism.controller.protocol=PLAIN",
+            "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+            f"listener.name.controller.plain.sasl.jaas.config={plain}",
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found=false",
+            f"super.users=User:{ADMIN}",
+        ]
+
+    def _common_properties(self) -> list[str]:
+        return [
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@{self.host}:{self.controller_port}",
+            "controller.listener.names=CONTROLLER",
+            f"log.dirs={self.data_dir.resolve()}",
+            # Topics are created on purpose (onboarding), never by a typo in a producer.
+            "auto.create.topics.enable=false",
+            "num.partitions=1",
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            # A single local node: no reason to wait for more group members to show up.
+            "group.initial.rebalance.delay.ms=0",
+        ]
+
+    @property
+    def admin_security(self) -> dict[str, str]:
+        """kafka-python's settings for logging in as the super user."""
+        if not self.logins:
+            return {"security_protocol": "PLAINTEXT"}
+        return {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": MECHANISM,
+            "sasl_plain_username": ADMIN,
+            "sasl_plain_password": self.admin_password,
+        }
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """The env vars that make a process log in as the super user (or, without
+        logins, speak PLAINTEXT)."""
+        if not self.logins:
+            return {"SANGSAENG_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}
+        return {"SANGSAENG_KAFKA_USERNAME": ADMIN, "SANGSAENG_KAFKA_PASSWORD": self.admin_password}
+
+    def _admin_digest(self, salt: str | None = None) -> str:
+        """`salt:sha256(salt, password)`: tells a changed password from the one formatted
+        into the storage, and keeps neither."""
+        salt = salt or secrets.token_hex(8)
+        return f"{salt}:{hashlib.sha256(f'{salt}:{self.admin_password}'.encode()).hexdigest()}"
+
+    def _formatted_with_admin_password(self) -> bool:
+        salt, _, _ = self.logins_marker.read_text().strip().partition(":")
+        return self.logins_marker.read_text().strip() == self._admin_digest(salt)
 
     def answers(self) -> bool:
         """True when the broker answers a metadata request and has registered itself."""
@@ -209,6 +292,7 @@ class KafkaBroker(ManagedService):
                 bootstrap_servers=self.bootstrap,
                 request_timeout_ms=2000,
                 bootstrap_timeout_ms=2000,
+                **self.admin_security,
             )
         except (KafkaError, OSError, ValueError):
             return False
@@ -268,6 +352,21 @@ class KafkaBroker(ManagedService):
                     f"missing or unreadable): run `sangsaeng stack down --wipe` to start "
                     f"afresh (this deletes local topics)"
                 )
+            if not self.logins:
+                return
+            if not self.logins_marker.exists():
+                raise TerminalError(
+                    f"the Kafka data in {self.data_dir} was made by a broker without logins "
+                    f"(before SCRAM and ACLs): run `sangsaeng stack down --wipe` to start "
+                    f"afresh (this deletes local topics)"
+                )
+            if not self._formatted_with_admin_password():
+                raise TerminalError(
+                    f"the Kafka data in {self.data_dir} knows another admin password than "
+                    f"the one given (the stack's is in the state dir's kafka-credentials): "
+                    f"restore that file, or run `sangsaeng stack down --wipe` to start "
+                    f"afresh (this deletes local topics)"
+                )
             return
         private_dir(self.data_dir)
         proc = subprocess.run(
@@ -281,6 +380,12 @@ class KafkaBroker(ManagedService):
                 new_cluster_id(),
                 "-c",
                 self.marker,
+                # the super user's SCRAM credential, in the metadata from the first record
+                *(
+                    ["--add-scram", f"{MECHANISM}=[name={ADMIN},password={self.admin_password}]"]
+                    if self.logins
+                    else []
+                ),
             ],
             capture_output=True,
             text=True,
@@ -291,6 +396,7 @@ class KafkaBroker(ManagedService):
             raise TerminalError(
                 f"formatting the Kafka storage in {self.data_dir} failed: {said[-1][:300]}"
             )
+        self.logins_marker.write_text(self._admin_digest() + "\n")
 
     def wipe(self) -> None:
         """Delete the broker's data (topics, offsets); only when it is not running."""

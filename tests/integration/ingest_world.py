@@ -30,7 +30,7 @@ from governance.reference import ReferenceFile, load_reference
 from sangsaeng.settings import Settings, load_settings
 from schemas.serde import AvroSerializer, frame
 from schemas.topics import EventType, dlq_topic, supplier_topic
-from tests.support import upgraded_engine
+from tests.support import kafka_login, upgraded_engine
 from tests.worlds import INGEST_DAYS, INGEST_SEED, INGEST_SUPPLIERS, ingest_programme
 
 
@@ -137,7 +137,9 @@ class IngestWorld:
 
         client = RegistryClient(self.registry_url, self.registry_auth)
         self.serializers = {e: AvroSerializer.for_event_type(client, e) for e in EventType}
-        self.producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
+        self.producer = KafkaProducer(
+            bootstrap_servers=self.bootstrap, **kafka_login(), acks="all", linger_ms=5
+        )
         self.rng = random.Random(self.seed)
 
     # -- settings -----------------------------------------------------------------------

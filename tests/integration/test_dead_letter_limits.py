@@ -15,7 +15,7 @@ from sangsaeng.db import make_engine
 from schemas.topics import EventType, dlq_topic, supplier_topic
 from tests.integration.ingest_state import read_state
 from tests.integration.ingest_world import IngestWorld
-from tests.support import read_topic
+from tests.support import kafka_login, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -32,7 +32,9 @@ def test_a_dead_letter_over_its_topics_limit_does_not_stop_ingest(
     # 2.5 MB: its dead letter is over any dead-letter topic's limit (1 or 2 MiB).
     topic = supplier_topic(f"{world.prefix}0009", EventType.PRODUCTION)
     ensure_topics(world.bootstrap, {topic: 1}, configs={"max.message.bytes": "4194304"})
-    producer = KafkaProducer(bootstrap_servers=world.bootstrap, max_request_size=8 * 1024 * 1024)
+    producer = KafkaProducer(
+        bootstrap_servers=world.bootstrap, **kafka_login(), max_request_size=8 * 1024 * 1024
+    )
     big = producer.send(topic, value=os.urandom(2_500_000)).get(timeout=60)
     producer.close()
     for event_type, supplier_id, record in good[5:]:

@@ -23,7 +23,7 @@ from connectors.sdk.limits import RECORD_OVERHEAD, EdgeLimits
 from governance.parties import KEY_CACHE_SECONDS, Parties
 from infra.process import free_port, wait_for
 from sangsaeng.db import make_engine
-from tests.support import cli_env, json_values, run_cli
+from tests.support import cli_env, json_values, kafka_login, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -79,7 +79,7 @@ class Gateway:
 
     def delivered(self, event_type: str) -> int:
         topic = f"sup.{self.supplier}.{event_type}"
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, **kafka_login())
         parts = [TopicPartition(topic, p) for p in range(2)]
         total = sum(consumer.end_offsets(parts).values())
         consumer.close()

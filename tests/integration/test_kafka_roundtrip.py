@@ -8,6 +8,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from connectors.kafka.admin import ensure_topics
 from sangsaeng.errors import TransientError
+from tests.support import kafka_login
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -17,7 +18,7 @@ def _topic() -> str:
 
 
 def _produce(bootstrap: str, topic: str, n: int) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_login(), acks="all")
     for i in range(n):
         producer.send(topic, key=f"line-{i % 3}".encode(), value=str(i).encode())
     producer.flush()
@@ -39,7 +40,7 @@ def test_ensure_topics_is_idempotent_and_auto_create_is_off(kafka_bootstrap):
     assert ensure_topics(kafka_bootstrap, {topic: 3}) == []
 
     # Auto topic creation is off: a producer cannot conjure a topic by typo.
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, max_block_ms=2000)
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, **kafka_login(), max_block_ms=2000)
     with pytest.raises(Exception, match=r"not present in metadata|Timeout"):
         producer.send(f"{topic}.typo", b"x").get(timeout=5)
     producer.close()
@@ -59,6 +60,7 @@ def test_committed_offset_survives_consumer_restart(kafka_bootstrap):
         return KafkaConsumer(
             topic,
             bootstrap_servers=kafka_bootstrap,
+            **kafka_login(),
             group_id=group,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
@@ -94,6 +96,7 @@ def test_group_rebalances_partitions_between_members(kafka_bootstrap):
         return KafkaConsumer(
             topic,
             bootstrap_servers=kafka_bootstrap,
+            **kafka_login(),
             group_id=group,
             auto_offset_reset="earliest",
             enable_auto_commit=False,

@@ -9,7 +9,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from connectors.kafka.admin import ensure_topics
 from connectors.onboarding import supplier_topics
-from tests.support import cli_env
+from tests.support import cli_env, kafka_login
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -74,6 +74,6 @@ def test_push_sends_good_lines_and_lists_bad_ones(kafka_bootstrap, shared_regist
     assert "nested more than 3 deep" in rows["11"]
     assert "energy_kwh" in rows["12"] and "NaN" in rows["12"]
 
-    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, **kafka_login())
     assert consumer.end_offsets([TopicPartition(topic, 0)])[TopicPartition(topic, 0)] == 6
     consumer.close()

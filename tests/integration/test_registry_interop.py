@@ -16,6 +16,7 @@ from connectors.kafka.admin import ensure_topics
 from schemas.contracts import contract_text
 from schemas.serde import AvroDeserializer, AvroSerializer
 from schemas.topics import EventType, subject_for
+from tests.support import kafka_login
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -77,6 +78,7 @@ def test_confluent_serializer_to_our_deserializer_through_kafka(
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=kafka_bootstrap,
+        **kafka_login(),
         auto_offset_reset="earliest",
         consumer_timeout_ms=10000,
     )
@@ -94,7 +96,9 @@ def test_our_serializer_to_confluent_deserializer_through_kafka(
 ):
     topic = _topic(kafka_bootstrap)
     serializer = AvroSerializer.for_event_type(registry.client(), EventType.MACHINE_STATUS)
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, value_serializer=serializer)
+    producer = KafkaProducer(
+        bootstrap_servers=kafka_bootstrap, **kafka_login(), value_serializer=serializer
+    )
     sent = [event(i) for i in range(20)]
     for record in sent:
         producer.send(topic, record)

@@ -36,6 +36,7 @@ from schemas.contracts import contract_text, contract_versions, register_contrac
 from schemas.serde import AvroSerializer
 from schemas.topics import EventType, subject_for, supplier_topic
 from tests.conftest import RunningRegistry
+from tests.support import kafka_login
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -111,7 +112,7 @@ def test_shipment_version_2_lands_beside_version_1(
     subject = subject_for(SHIPMENT)
     for event_type in EventType:  # what the previous release registered
         client.register(subject_for(event_type), json.dumps(v1[event_type]))
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, **kafka_login(), acks="all")
     v1_writer = AvroSerializer(client, json.dumps(v1[SHIPMENT]))
 
     def produce(writer: AvroSerializer, records: list[dict[str, Any]]) -> None:

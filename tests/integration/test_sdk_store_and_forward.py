@@ -22,7 +22,7 @@ from infra.kafka.broker import KafkaBroker
 from infra.process import free_port, wait_for
 from sangsaeng.errors import PlatformError, TransientError
 from sangsaeng.settings import load_settings
-from tests.support import read_topic, unavailable
+from tests.support import kafka_login, read_topic, unavailable
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -32,14 +32,18 @@ FAST_FAIL = {"max_block_ms": 2000, "request_timeout_ms": 2000, "delivery_timeout
 
 
 @pytest.fixture(scope="module")
-def broker() -> Iterator[KafkaBroker]:
-    """A broker of this module's own, which its tests stop and start."""
+def broker(kafka_bootstrap: str) -> Iterator[KafkaBroker]:
+    """A broker of this module's own, which its tests stop and start; its admin has the
+    session broker's password, so the session's login (the env) works on both."""
+    password = load_settings().kafka_password
+    assert password is not None, "the session's Kafka login is not in the env"
     folder = Path(tempfile.mkdtemp(prefix="sangsaeng-outage-"))
     b = KafkaBroker(
         service_dir=folder / "kafka",
         cache_dir=load_settings().cache_dir,
         port=free_port(),
         controller_port=free_port(),
+        admin_password=password.get_secret_value(),
     )
     try:
         b.start()
@@ -167,7 +171,7 @@ def test_killing_the_sender_mid_flush_loses_and_doubles_nothing(broker, shared_r
         str(tmp_path / "ids.txt"),
     ]
 
-    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, **kafka_login())
     parts = [TopicPartition(topic, p) for p in range(3)]
 
     def delivered() -> int:

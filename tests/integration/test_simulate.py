@@ -13,6 +13,7 @@ from connectors.simulator.run import send
 from connectors.simulator.world import build_world, recent_start
 from infra.process import free_port, wait_for
 from sangsaeng.settings import load_settings
+from tests.support import kafka_login
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -56,7 +57,7 @@ def test_mixed_stream_lands_every_accepted_event_in_its_topic(
     assert sum(report.refused.values()) == edge_flaws > 0
     assert report.generated == sum(report.accepted.values()) + edge_flaws
 
-    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, **kafka_login())
 
     def in_kafka(topic: str) -> int:
         parts = [TopicPartition(topic, p) for p in range(2)]

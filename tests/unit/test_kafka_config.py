@@ -20,7 +20,9 @@ def test_server_properties_are_kraft_loopback_without_auto_create(tmp_path: Path
     )
     props = dict(line.split("=", 1) for line in broker.server_properties().splitlines() if line)
     assert props["process.roles"] == "broker,controller"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["listeners"] == "SASL_PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:admin"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
     assert props["auto.create.topics.enable"] == "false"
     assert Path(props["log.dirs"]).is_relative_to(tmp_path.resolve())
