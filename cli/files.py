@@ -34,7 +34,8 @@ def files_watch(
 
     Refused rows are listed in <file>.report.txt beside the moved file. Resumable: after
     a crash a file continues after its last committed chunk, and the same content
-    dropped again is recognised and not sent twice.
+    dropped again is recognised and not sent twice. Logs in to Kafka as
+    SANGSAENG_KAFKA_USERNAME / _PASSWORD (the supplier's login from `suppliers add`).
     """
     from connectors.files.connector import watch
     from connectors.files.mapping import Mapping

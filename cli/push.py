@@ -24,7 +24,8 @@ def push(
     their line number, field and reason (exit 1). Accepted events that the broker could
     not take stay in the local spool and go out with the next push. When the broker
     answers and has no topics for the supplier (not onboarded), the push is refused
-    before anything is read or spooled.
+    before anything is read or spooled. Logs in to Kafka as SANGSAENG_KAFKA_USERNAME /
+    _PASSWORD (the supplier's login, printed once by `sangsaeng suppliers add`).
     """
     from rich.progress import Progress
 

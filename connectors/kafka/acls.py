@@ -4,7 +4,8 @@ The broker denies what no ACL allows (`allow.everyone.if.no.acl.found=false`):
 - a supplier (user `supplier-<id>`): WRITE, DESCRIBE and READ on topics prefixed
   `sup.<id>.`: its own events, READ so the SDK can see which of its spooled events
   already reached the broker after a crash (store-and-forward's recovery);
-- `gateway`: WRITE and DESCRIBE on `sup.` (it forwards every supplier's events);
+- `gateway`: WRITE, DESCRIBE and READ on `sup.` (it forwards every supplier's events
+  through the SDK's spools, whose recovery reads, as above);
 - `ingest`: READ and DESCRIBE on `sup.`, WRITE and DESCRIBE on `dlq.`;
 - `admin`: the super user (topics, users, ACLs).
 Nobody else may create or delete topics, read dead letters or touch another prefix.
@@ -35,7 +36,9 @@ from schemas.topics import DLQ_TOPIC_PREFIX, SUPPLIER_TOPIC_PREFIX
 
 _MECHANISM = ScramMechanism.SCRAM_SHA_512
 _GRANTS: dict[str, tuple[tuple[str, tuple[ACLOperation, ...]], ...]] = {
-    GATEWAY: ((SUPPLIER_TOPIC_PREFIX, (ACLOperation.WRITE, ACLOperation.DESCRIBE)),),
+    GATEWAY: (
+        (SUPPLIER_TOPIC_PREFIX, (ACLOperation.WRITE, ACLOperation.DESCRIBE, ACLOperation.READ)),
+    ),
     INGEST: (
         (SUPPLIER_TOPIC_PREFIX, (ACLOperation.READ, ACLOperation.DESCRIBE)),
         (DLQ_TOPIC_PREFIX, (ACLOperation.WRITE, ACLOperation.DESCRIBE)),

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from infra.process import free_port, pid_alive, processes_with, wait_for
+from schemas.topics import EventType
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -244,3 +246,39 @@ def test_a_broker_started_with_sigterm_ignored_still_stops_cleanly() -> None:
     finally:
         broker.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_stacks_gateway_and_ingest_work_as_their_own_kafka_users(cli: StackCli):
+    # The shell holds no Kafka login: `suppliers add` logs in as the stack's admin, the
+    # gateway forwards as `gateway`, `ingest` reads as `ingest` (kafka-credentials).
+    from tests.integration.recent_events import recent_events
+
+    cli("stack", "up")
+    credentials = cli.state_dir / "kafka-credentials"
+    assert credentials.stat().st_mode & 0o777 == 0o600
+    assert {ln.split(":")[0] for ln in credentials.read_text().splitlines()} == {
+        "admin",
+        "gateway",
+        "ingest",
+    }
+    cli("schemas", "register")
+    added = cli("suppliers", "add", "S9001", "--name", "Test", "--sector", "test").stdout
+    assert "SANGSAENG_KAFKA_USERNAME=supplier-S9001" in added
+    key = next(w for w in added.split() if w.startswith("ssk_"))
+
+    events = recent_events(EventType.PRODUCTION, "S9001", 3)
+    posted = httpx.post(
+        f"http://127.0.0.1:{cli.gateway_port}/v1/events/production",
+        headers={"X-API-Key": key},
+        json=events,
+        timeout=30,
+    )
+    assert posted.status_code == 202, posted.text
+    read = 0
+    for _ in range(30):  # the gateway forwards in the background
+        out = cli("ingest").stdout
+        read += int(out.split("read ")[1].split(" records")[0].replace(",", ""))
+        if read >= 3:
+            break
+        time.sleep(1)
+    assert read == 3  # every event, as `ingest`, exactly once
