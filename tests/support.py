@@ -44,6 +44,17 @@ def kafka_login() -> dict[str, Any]:
     return client_security(load_settings())
 
 
+def librdkafka_login() -> dict[str, str]:
+    """The session's login in librdkafka's terms (confluent-kafka, the independent client)."""
+    found = kafka_login()
+    return {
+        "security.protocol": found["security_protocol"],
+        "sasl.mechanism": found["sasl_mechanism"],
+        "sasl.username": found["sasl_plain_username"],
+        "sasl.password": found["sasl_plain_password"],
+    }
+
+
 def cli_env(**settings: str) -> dict[str, str]:
     """This process's environment without any SANGSAENG_* variable but the Kafka login,
     plus `settings` (given as lower-case setting names: `cli_env(state_dir=...)`)."""

@@ -16,7 +16,7 @@ from connectors.kafka.admin import ensure_topics
 from schemas.contracts import contract_text
 from schemas.serde import AvroDeserializer, AvroSerializer
 from schemas.topics import EventType, subject_for
-from tests.support import kafka_login
+from tests.support import kafka_login, librdkafka_login
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -64,7 +64,7 @@ def test_confluent_serializer_to_our_deserializer_through_kafka(
         contract_text(EventType.MACHINE_STATUS),
         conf={"subject.name.strategy": record_subject_name_strategy},
     )
-    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer = Producer({"bootstrap.servers": kafka_bootstrap, **librdkafka_login()})
     sent = [event(i) for i in range(20)]
     for record in sent:
         ctx = SerializationContext(topic, MessageField.VALUE)
@@ -109,6 +109,7 @@ def test_our_serializer_to_confluent_deserializer_through_kafka(
     consumer = Consumer(
         {
             "bootstrap.servers": kafka_bootstrap,
+            **librdkafka_login(),
             "group.id": uuid.uuid4().hex,
             "auto.offset.reset": "earliest",
         }
