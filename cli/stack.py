@@ -64,6 +64,14 @@ def stack_up(
     postgres: Annotated[
         bool, typer.Option("--postgres", help="Also start the project-local PostgreSQL.")
     ] = False,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Serve Kafka's clients over TLS (SASL_SSL): a CA and the broker's "
+            "certificate are made in <state_dir>/tls/; this state dir's stack stays TLS.",
+        ),
+    ] = False,
 ) -> None:
     """Start Kafka, the registry and the gateway (+ PostgreSQL with --postgres); skips what runs.
 
@@ -72,7 +80,9 @@ def stack_up(
     """
     stack = _stack()
     with console.status("Starting the stack…") as status:
-        statuses = stack.up(postgres=postgres, report=status.update, prepare=_prepare_database)
+        statuses = stack.up(
+            postgres=postgres, report=status.update, prepare=_prepare_database, tls=tls
+        )
     _print_status(statuses, Format.TABLE)
     if postgres:
         console.print(f"PostgreSQL URL: [bold]{stack.postgres.url}[/]")

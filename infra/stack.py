@@ -16,9 +16,11 @@ from sqlalchemy.engine import make_url
 
 from connectors.kafka.acls import ensure_platform_users
 from infra.kafka.broker import KafkaBroker
+from infra.kafka.tls import TlsFiles, ensure_certificates
 from infra.postgres.cluster import PostgresCluster
 from infra.process import ServiceStatus, locked
 from infra.python_service import PythonService
+from sangsaeng.errors import TerminalError
 from sangsaeng.files import private_dir
 from sangsaeng.kafka_access import (
     ADMIN,
@@ -26,6 +28,7 @@ from sangsaeng.kafka_access import (
     ensure_platform_logins,
     new_password,
     read_logins,
+    tls_dir,
 )
 from sangsaeng.settings import Settings
 
@@ -59,6 +62,11 @@ def _local_data(settings: Settings) -> tuple[Path, ...]:
         return ()
     local = make_url(settings.local_postgres_url)
     return kept_with_it if (url.host, url.port) == (local.host, local.port) else ()
+
+
+def _tls(state_dir: Path) -> TlsFiles | None:
+    files = TlsFiles(tls_dir(state_dir))
+    return files if files.exists() else None
 
 
 def _admin_password(state_dir: Path) -> str:
@@ -96,6 +104,8 @@ class Stack:
                 heap_mb=settings.kafka_heap_mb,
                 # `up` makes the file when it is missing; without it, nothing to log in as
                 admin_password=_admin_password(settings.state_dir),
+                # TLS once `up --tls` made the certificates, from then on
+                tls=_tls(settings.state_dir),
             ),
             postgres=PostgresCluster(
                 service_dir=settings.stack_dir / "postgres",
@@ -133,16 +143,27 @@ class Stack:
         postgres: bool = False,
         report: Report = _quiet,
         prepare: Callable[[], None] | None = None,
+        tls: bool = False,
     ) -> list[ServiceStatus]:
         """Start what is not running yet; returns the status of every requested service.
 
         PostgreSQL first: the registry may keep its tables there (SANGSAENG_DATABASE_URL).
         `prepare` runs before the registry and the gateway start (the database upgrade).
+        `tls`: make the broker's certificates (kept: the state dir's stack stays TLS).
         """
         if self.state_dir is not None:
             private_dir(self.state_dir)
         with self._lock:
             statuses = [self.postgres.start(report)] if postgres else []
+            if tls and self.kafka.tls is None:
+                if self.kafka.status().state != "stopped":
+                    raise TerminalError(
+                        "the broker runs without TLS: stop the stack (`sangsaeng stack "
+                        "down`), then `sangsaeng stack up --tls`"
+                    )
+                if self.state_dir is None:
+                    raise TerminalError("TLS needs a state dir to keep its certificates in")
+                self.kafka.tls = ensure_certificates(tls_dir(self.state_dir), self.kafka.host)
             logins = ensure_platform_logins(self.state_dir) if self.state_dir else None
             if logins is not None:
                 self.kafka.admin_password = logins[ADMIN].password

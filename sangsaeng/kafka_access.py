@@ -25,6 +25,7 @@ MECHANISM = "SCRAM-SHA-512"
 ADMIN, GATEWAY, INGEST = "admin", "gateway", "ingest"
 PLATFORM_USERS = (ADMIN, GATEWAY, INGEST)
 CREDENTIALS_FILE = "kafka-credentials"
+TLS_DIR = "tls"  # `stack up --tls`: the broker's keystore and the CA clients trust
 KAFKA_LOGIN_VARS = ("SANGSAENG_KAFKA_USERNAME", "SANGSAENG_KAFKA_PASSWORD")
 
 
@@ -42,6 +43,22 @@ def new_password() -> str:
 
 def credentials_path(state_dir: Path) -> Path:
     return state_dir / CREDENTIALS_FILE
+
+
+def tls_dir(state_dir: Path) -> Path:
+    return state_dir / TLS_DIR
+
+
+def local_ca(state_dir: Path) -> Path:
+    return tls_dir(state_dir) / "ca.pem"
+
+
+def security_protocol(settings: Settings) -> str:
+    """The protocol set, else SASL_SSL when the local stack made a TLS CA, else
+    SASL_PLAINTEXT."""
+    if settings.kafka_security_protocol:
+        return settings.kafka_security_protocol
+    return "SASL_SSL" if local_ca(settings.state_dir).exists() else "SASL_PLAINTEXT"
 
 
 def read_logins(path: Path) -> dict[str, KafkaLogin]:
@@ -84,7 +101,8 @@ def client_security(
     """kafka-python's security settings for a client logging in as `login`, else as
     `login_for(settings, user)`. Raises `ConfigError` saying where a login comes from
     when there is none."""
-    if settings.kafka_security_protocol == "PLAINTEXT":
+    protocol = security_protocol(settings)
+    if protocol == "PLAINTEXT":
         return {"security_protocol": "PLAINTEXT"}
     login = login or login_for(settings, user)
     if login is None:
@@ -98,9 +116,18 @@ def client_security(
             f"(`sangsaeng stack up` writes {credentials_path(settings.state_dir)}) or set "
             f"SANGSAENG_KAFKA_USERNAME and SANGSAENG_KAFKA_PASSWORD"
         )
-    return {
-        "security_protocol": settings.kafka_security_protocol,
+    found: dict[str, Any] = {
+        "security_protocol": protocol,
         "sasl_mechanism": MECHANISM,
         "sasl_plain_username": login.username,
         "sasl_plain_password": login.password,
     }
+    if protocol == "SASL_SSL":
+        ca = settings.kafka_ssl_cafile or local_ca(settings.state_dir)
+        if not ca.exists():
+            raise ConfigError(
+                f"SASL_SSL needs the CA that signed the broker's certificate: {ca} does not "
+                f"exist (set SANGSAENG_KAFKA_SSL_CAFILE)"
+            )
+        found["ssl_cafile"] = str(ca)
+    return found

@@ -32,10 +32,17 @@ class Settings(BaseSettings):
         9093, ge=1, le=65535, description="Port of the local broker's KRaft controller."
     )
     kafka_heap_mb: int = Field(512, ge=128, description="Heap of the local Kafka broker (MiB).")
-    kafka_security_protocol: Literal["SASL_PLAINTEXT", "PLAINTEXT"] = Field(
-        "SASL_PLAINTEXT",
-        description="How clients meet the broker: SASL_PLAINTEXT (SCRAM-SHA-512 logins, as "
-        "the local broker requires) or PLAINTEXT (a broker of your own without logins).",
+    kafka_security_protocol: Literal["SASL_PLAINTEXT", "SASL_SSL", "PLAINTEXT"] | None = Field(
+        None,
+        description="How clients meet the broker: SASL_PLAINTEXT or SASL_SSL (SCRAM-SHA-512 "
+        "logins, as the local broker requires; SSL adds TLS) or PLAINTEXT (a broker of your "
+        "own without logins); unset: SASL_SSL when the local stack made a TLS CA "
+        "(<state_dir>/tls/ca.pem, `stack up --tls`), else SASL_PLAINTEXT.",
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None,
+        description="CA certificate (PEM) that signs the broker's TLS certificate; unset: "
+        "<state_dir>/tls/ca.pem.",
     )
     kafka_username: str | None = Field(
         None,

@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.kafka.tls import TlsFiles
 from infra.process import require_free_port, require_tool
 from infra.service import ManagedService, Report, quiet
 from sangsaeng.errors import TerminalError
@@ -155,6 +156,8 @@ class KafkaBroker(ManagedService):
     # False: the old PLAINTEXT listener without logins or ACLs, for benchmarks measuring
     # what the logins cost; never the stack's
     logins: bool = True
+    # the TLS listener's keystore and CA (`stack up --tls`); None: SASL_PLAINTEXT
+    tls: TlsFiles | None = None
 
     name = "kafka"
     title = "Kafka broker"
@@ -207,6 +210,7 @@ class KafkaBroker(ManagedService):
                 "inter.broker.listener.name=PLAINTEXT",
                 "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             ]
+        protocol = self.protocol
         password = _jaas_quoted(self.admin_password)
         scram = (
             "org.apache.kafka.common.security.scram.ScramLoginModule required "
@@ -216,14 +220,26 @@ class KafkaBroker(ManagedService):
             "org.apache.kafka.common.security.plain.PlainLoginModule required "
             f'username="{ADMIN}" password="{password}" user_{ADMIN}="{password}";'
         )
+        tls = []
+        if self.tls is not None:
+            tls = [
+                "ssl.keystore.type=PKCS12",
+                f"ssl.keystore.location={self.tls.keystore.resolve()}",
+                f"ssl.keystore.password={self.tls.keystore_password}",
+                f"ssl.key.password={self.tls.keystore_password}",
+                # the broker checks its own certificate when it connects to itself
+                "ssl.truststore.type=PEM",
+                f"ssl.truststore.location={self.tls.ca_file.resolve()}",
+            ]
         return [
-            f"listeners={listeners.format('SASL_PLAINTEXT')}",
-            f"advertised.listeners=SASL_PLAINTEXT://{self.host}:{self.port}",
-            "inter.broker.listener.name=SASL_PLAINTEXT",
-            "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            f"listeners={listeners.format(protocol)}",
+            f"advertised.listeners={protocol}://{self.host}:{self.port}",
+            f"inter.broker.listener.name={protocol}",
+            f"listener.security.protocol.map={protocol}:{protocol},CONTROLLER:SASL_PLAINTEXT",
             f"sasl.enabled.mechanisms={MECHANISM}",
             f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
-            f"listener.name.sasl_plaintext.{MECHANISM.lower()}.sasl.jaas.config={scram}",
+            f"listener.name.{protocol.lower()}.{MECHANISM.lower()}.sasl.jaas.config={scram}",
+            *tls,
             "sasl.mechanism.controller.protocol=PLAIN",
             "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
             f"listener.name.controller.plain.sasl.jaas.config={plain}",
@@ -252,16 +268,26 @@ class KafkaBroker(ManagedService):
         ]
 
     @property
+    def protocol(self) -> str:
+        """The clients' listener's security protocol."""
+        if not self.logins:
+            return "PLAINTEXT"
+        return "SASL_SSL" if self.tls is not None else "SASL_PLAINTEXT"
+
+    @property
     def admin_security(self) -> dict[str, str]:
         """kafka-python's settings for logging in as the super user."""
         if not self.logins:
             return {"security_protocol": "PLAINTEXT"}
-        return {
-            "security_protocol": "SASL_PLAINTEXT",
+        found = {
+            "security_protocol": self.protocol,
             "sasl_mechanism": MECHANISM,
             "sasl_plain_username": ADMIN,
             "sasl_plain_password": self.admin_password,
         }
+        if self.tls is not None:
+            found["ssl_cafile"] = str(self.tls.ca_file)
+        return found
 
     @property
     def client_env(self) -> dict[str, str]:

@@ -248,12 +248,18 @@ def test_a_broker_started_with_sigterm_ignored_still_stops_cleanly() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_the_stacks_gateway_and_ingest_work_as_their_own_kafka_users(cli: StackCli):
+@pytest.mark.parametrize("tls", [False, True], ids=["sasl_plaintext", "sasl_ssl"])
+def test_the_stacks_gateway_and_ingest_work_as_their_own_kafka_users(cli: StackCli, tls: bool):
     # The shell holds no Kafka login: `suppliers add` logs in as the stack's admin, the
-    # gateway forwards as `gateway`, `ingest` reads as `ingest` (kafka-credentials).
+    # gateway forwards as `gateway`, `ingest` reads as `ingest` (kafka-credentials); with
+    # --tls every one of them over TLS, trusting the state dir's CA alone.
     from tests.integration.recent_events import recent_events
 
-    cli("stack", "up")
+    cli("stack", "up", *(["--tls"] if tls else []))
+    ca = cli.state_dir / "tls" / "ca.pem"
+    assert ca.exists() == tls
+    if tls:
+        assert_tls_only(cli, ca)
     credentials = cli.state_dir / "kafka-credentials"
     assert credentials.stat().st_mode & 0o777 == 0o600
     assert {ln.split(":")[0] for ln in credentials.read_text().splitlines()} == {
@@ -282,3 +288,38 @@ def test_the_stacks_gateway_and_ingest_work_as_their_own_kafka_users(cli: StackC
             break
         time.sleep(1)
     assert read == 3  # every event, as `ingest`, exactly once
+
+
+def assert_tls_only(cli: StackCli, ca: Path) -> None:
+    """The broker speaks TLS with a certificate its CA signed for 127.0.0.1, and nothing
+    else: a client without TLS, or trusting other CAs, gets no answer."""
+    import ssl
+
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    context = ssl.create_default_context(cafile=str(ca))
+    with (
+        socket.create_connection(("127.0.0.1", cli.kafka_port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    password = next(
+        ln.split(":", 1)[1]
+        for ln in (cli.state_dir / "kafka-credentials").read_text().splitlines()
+        if ln.startswith("admin:")
+    )
+    login = {
+        "bootstrap_servers": f"127.0.0.1:{cli.kafka_port}",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "admin",
+        "sasl_plain_password": password,
+        "request_timeout_ms": 4000,
+        "bootstrap_timeout_ms": 3000,
+    }
+    admin = KafkaAdminClient(security_protocol="SASL_SSL", ssl_cafile=str(ca), **login)
+    assert admin.describe_cluster()["brokers"]
+    admin.close()
+    for refused in ({"security_protocol": "SASL_PLAINTEXT"}, {"security_protocol": "SASL_SSL"}):
+        with pytest.raises(KafkaError):  # no TLS; TLS trusting the system's CAs only
+            KafkaAdminClient(**refused, **login).close()
