@@ -76,3 +76,48 @@ def test_a_suppliers_acls_name_only_its_own_prefix(supplier: str):
     assert {a.resource_pattern.resource_name for a in acls} == {f"sup.{supplier}."}
     assert {a.principal for a in acls} == {f"User:supplier-{supplier}"}
     assert {a.operation.name for a in acls} == {"WRITE", "DESCRIBE", "READ"}
+
+
+def test_tls_certificates_are_made_once_private_and_name_the_listener(tmp_path: Path):
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from infra.kafka.tls import ensure_certificates
+
+    files = ensure_certificates(tmp_path / "tls", "127.0.0.1")
+    assert (tmp_path / "tls").stat().st_mode & 0o777 == 0o700
+    assert files.keystore.stat().st_mode & 0o777 == 0o600
+    key, cert, chain = pkcs12.load_key_and_certificates(
+        files.keystore.read_bytes(), files.keystore_password.encode()
+    )
+    ca = x509.load_pem_x509_certificate(files.ca_file.read_bytes())
+    assert key is not None and cert is not None and chain == [ca]
+    cert.verify_directly_issued_by(ca)
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert ipaddress.ip_address("127.0.0.1") in names.get_values_for_type(x509.IPAddress)
+    assert "localhost" in names.get_values_for_type(x509.DNSName)
+    again = ensure_certificates(tmp_path / "tls", "127.0.0.1")
+    assert again.ca_file.read_bytes() == files.ca_file.read_bytes()  # kept, not remade
+
+
+def test_clients_switch_to_tls_when_the_state_dir_holds_the_local_ca(tmp_path: Path, no_login):
+    logins = ensure_platform_logins(tmp_path)
+    assert client_security(load_settings(state_dir=tmp_path))["security_protocol"] == (
+        "SASL_PLAINTEXT"
+    )
+    (tmp_path / "tls").mkdir()
+    (tmp_path / "tls" / "ca.pem").write_text("a CA")
+    found = client_security(load_settings(state_dir=tmp_path), GATEWAY)
+    assert found["security_protocol"] == "SASL_SSL"
+    assert found["ssl_cafile"] == str(tmp_path / "tls" / "ca.pem")
+    assert found["sasl_plain_password"] == logins[GATEWAY].password
+    elsewhere = load_settings(
+        state_dir=tmp_path / "other",
+        kafka_security_protocol="SASL_SSL",
+        kafka_username="u",
+        kafka_password="p",
+    )
+    with pytest.raises(ConfigError, match="SANGSAENG_KAFKA_SSL_CAFILE"):
+        client_security(elsewhere)
