@@ -47,7 +47,14 @@ class KnownKeys(Generic[Found]):
     """What keys found valid belong to, trusted for `seconds`, at most `size` of them (the
     least recently used go first), kept by the keys' hashes. An unknown or revoked key is
     never kept: a new key works at once, and unknown ones cannot fill it. Thread-safe
-    (services ask from their request threads)."""
+    (services ask from their request threads).
+
+    A look-up runs outside the lock (it reads the database). One that started before a
+    `forget` may have read the key before its revocation committed: what it found is
+    answered to its own request but not kept, else the revoked key would be trusted
+    for `seconds` more. A generation counter, bumped by every `forget`, tells: kept only
+    when no forget happened while it ran (one counter for all keys: a look-up that
+    overlaps another key's revocation just is not kept, read again next time)."""
 
     def __init__(
         self,
@@ -57,22 +64,27 @@ class KnownKeys(Generic[Found]):
     ) -> None:
         self._found: TTLCache[str, Found] = TTLCache(size, seconds, timer=clock)
         self._lock = threading.Lock()
+        self._generation = 0  # how many forgets so far
 
     def get(self, key: str, lookup: Callable[[], Found | None]) -> Found | None:
         """What `key` belongs to: kept from the last `seconds`, else `lookup()`."""
         digest = hash_key(key)
         with self._lock:
             found = self._found.get(digest)
+            started = self._generation
         if found is None:
             found = lookup()
             if found is not None:
                 with self._lock:
-                    self._found[digest] = found
+                    if self._generation == started:  # no revocation since it began
+                        self._found[digest] = found
         return found
 
     def forget(self, digest: str) -> None:
-        """Drop the key of this hash (revoked here: refused at once in this process)."""
+        """Drop the key of this hash (revoked here: refused at once in this process), and
+        keep nothing a look-up in flight found."""
         with self._lock:
+            self._generation += 1
             self._found.pop(digest, None)
 
     def __len__(self) -> int:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from governance import audit
 from governance.alerts import AlertNotFound
 from governance.models import Purpose, Role
-from governance.parties import KnownKeys, Parties, org_of_key
+from governance.parties import KnownKeys, org_of_key
 from governance.sharing import AgreementNotFound, SharingError
 from sangsaeng.db import first_line
 from serving.access import Caller, Denied, parse_purpose
@@ -74,12 +74,20 @@ class Gate:
         keys: KnownKeys[tuple[str, Role]] | None = None,
     ) -> None:
         self.engine = engine
-        self.parties = Parties(engine)
         self.today = today
+        # The one cache of keys for this API's requests, `audited` and `refuse` alike. No
+        # `Parties` here: each holds a key cache of its own, a second one (never used,
+        # never forgotten by a revocation made through this one) waiting to be misused.
         self.keys = keys if keys is not None else KnownKeys()
 
     def caller_of(self, key: str | None) -> Caller | None:
-        found = self.keys.get(key, lambda: self.parties.org_for_key(key)) if key else None
+        """Who `key` belongs to, through `keys`; on a miss, read on a connection of its own."""
+
+        def lookup() -> tuple[str, Role] | None:
+            with self.engine.connect() as conn:
+                return org_of_key(conn, key)
+
+        found = self.keys.get(key, lookup) if key else None
         return Caller(*found) if found else None
 
     def refuse(self, request: Request, status: int, reason: str, view: str | None = None) -> Any:

@@ -24,7 +24,7 @@ from connectors.simulator.events import SimEvent
 from connectors.simulator.world import World
 from governance.parties import Parties
 from sangsaeng.errors import TransientError
-from sangsaeng.files import private_dir
+from sangsaeng.files import write_private
 from sangsaeng.kafka_access import client_security
 from sangsaeng.settings import Settings
 from schemas.topics import supplier_topic
@@ -45,8 +45,12 @@ def to_json(value: Any) -> Any:
 
 
 def write_reference(world: World, path: Path) -> None:
-    private_dir(path.parent)  # the state dir, as `simulate` and the demo write it
-    path.write_text(yaml.safe_dump(world.reference(), sort_keys=False, allow_unicode=True))
+    """The world's reference data as YAML at `path` (the state dir's `reference.yaml`), 0600.
+
+    Missing folders up to it are created 0700; a state dir already there is left as it is:
+    only `stack up` tightens an existing one (README), and a user may have chosen it."""
+    text = yaml.safe_dump(world.reference(), sort_keys=False, allow_unicode=True)
+    write_private(path, text)
 
 
 def write_events(events: Iterable[SimEvent], path: Path) -> int:

@@ -75,14 +75,26 @@ def parse_avro(schema_text: str, *, stored: bool = False) -> avro.schema.Schema:
 
 def canonical(schema: avro.schema.Schema) -> str:
     """The stored and returned form: compact JSON as `avro` writes it (docs kept)."""
-    return json.dumps(schema.to_json(), separators=(",", ":"), ensure_ascii=False)
+    try:
+        return json.dumps(schema.to_json(), separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:  # within the limits it cannot be; a 422 rather than a 500 anyway
+        raise invalid_schema("too deeply nested to write out") from None
 
 
 def _problems(reader: avro.schema.Schema, writer: avro.schema.Schema, what: str) -> list[str]:
     try:
         result = ReaderWriterCompatibilityChecker().get_compatibility(reader, writer)
-    except RecursionError:  # only a stored schema from before the limits can be this deep
-        raise invalid_schema(f"too deeply nested to compare ({what})") from None
+    except RecursionError:
+        # The checker recurses on (reader type, writer type) pairs. The limits bound each
+        # schema's depth, named types followed, but not the pairs: recursive types with
+        # cycles of different lengths on the two sides (31 and 30 records, say) pair up
+        # for as long as the cycles' least common multiple. A stored schema from before
+        # the limits can be deep too. Either way a clear refusal, never a 500.
+        raise invalid_schema(
+            f"too deeply nested to compare ({what}): the checker follows both schemas' "
+            f"named types, recursive ones included, further than it can recurse; flatten "
+            f"the recursive records, or set the subject's compatibility to NONE"
+        ) from None
     if result.compatibility is SchemaCompatibilityType.compatible:
         return []
     kinds = ", ".join(sorted({i.value.upper() for i in result.incompatibilities}))

@@ -6,6 +6,12 @@ grows with the schema. `check_limits` bounds a schema with one iterative walk of
 JSON, before any recursive parsing; a schema within the limits is also one every read
 endpoint can return (the reads return the stored text, they do not re-parse it).
 
+Nesting depth counts named types where they are referenced, not only where they are
+defined: records declared side by side, each holding the one before by name, nest no
+deeper in the JSON than two but as deep as the chain once the compatibility check follows
+the names (a chain of 500 used to register and then make the check recurse to its limit).
+A reference to a type being defined around it (a recursive type, legal Avro) counts once.
+
 The limits sit far below where anything breaks: records nested ~85 deep (~255 JSON
 levels) used to register and then 500 on `/schemas/ids/{id}/schema` (pydantic's
 serialisation depth), and the parsers give up past ~150 records.
@@ -70,6 +76,135 @@ def _roles(value: dict[str, Any], role: str) -> tuple[dict[str, str], int, int]:
     return {"type": "type"}, adds, 0  # {"type": {...}}: a type wrapped in an object
 
 
+_PRIMITIVES = frozenset(("null", "boolean", "int", "long", "float", "double", "bytes", "string"))
+_NAMED = ("record", "error", "enum", "fixed")
+
+
+class _Heights:
+    """How deep each named type goes once references are followed, walked without recursion.
+
+    A type's height is its own level (1 for records, arrays and maps) plus its deepest
+    child's; a reference to a finished named type adds that type's height (memoised, so a
+    chain costs one step per link). A reference to a named type still being defined
+    around it, i.e. already on the path, adds nothing there: recursion counts once.
+
+    Such a back reference leaves a debt: entered from outside, e.g. `B` referenced after
+    `A {b: B {a: "A"}}`, a path runs B, A, then A's other children. So a type remembers
+    the enclosing types it refers back to (`pending`), and its height seen from outside
+    adds theirs once they are finished: an upper bound, never an undercount, which matters
+    because undercounts would compound (a chain of such pairs). Self references, the usual
+    recursive type, owe nothing.
+    """
+
+    def __init__(self) -> None:
+        # fullname -> (height with back references counted as 0, enclosing types it
+        # refers back to); set when the type's definition ends.
+        self.done: dict[str, tuple[int, frozenset[str]]] = {}
+        self.open: set[str] = set()  # named types being defined around the walk
+        # resolved heights, valid until a named type opens or closes
+        self.cache: dict[str, tuple[int, frozenset[str]]] = {}
+
+    def seen_from_outside(self, name: str) -> tuple[int, frozenset[str]]:
+        """The height of finished `name` where referenced, and the open types it still owes."""
+        if name in self.cache:
+            return self.cache[name]
+        height, pending = self.done[name]
+        extra, owed = 0, set[str]()
+        # `pending` holds types that enclosed `name`'s definition: a strictly shorter
+        # chain each step, bounded by the (already checked) nesting of definitions.
+        for outer in pending:
+            if outer in self.open:
+                owed.add(outer)
+            elif outer in self.done:
+                more, still = self.seen_from_outside(outer)
+                extra = max(extra, more)
+                owed |= still
+        self.cache[name] = (height + extra, frozenset(owed))
+        return self.cache[name]
+
+    def reference(self, name: str, namespace: str | None) -> tuple[int, frozenset[str]]:
+        """A type given by name: primitive, finished, open (on the path) or unknown."""
+        if name in _PRIMITIVES:
+            return 0, frozenset()
+        candidates = [name] if "." in name or not namespace else [f"{namespace}.{name}", name]
+        for full in candidates:
+            if full in self.open:
+                return 0, frozenset((full,))
+            if full in self.done:
+                return self.seen_from_outside(full)
+        return 0, frozenset()  # not defined (yet): the parsers refuse it
+
+    def of(self, document: Any) -> int:
+        """The nesting depth of the whole schema, named types followed."""
+        # Frames: ("type", value, namespace) to visit; ("close", kind, fullname, children)
+        # to combine the last `children` results.
+        results: list[tuple[int, frozenset[str]]] = []
+        work: list[tuple[Any, ...]] = [("type", document, None)]
+        while work:
+            frame = work.pop()
+            if frame[0] == "close":
+                _, adds, fullname, children = frame
+                parts = [results.pop() for _ in range(children)]
+                height = adds + max((h for h, _ in parts), default=0)
+                pending = frozenset().union(*(p for _, p in parts))
+                if fullname is not None:
+                    self.open.discard(fullname)
+                    pending -= {fullname}
+                    self.done.setdefault(fullname, (height, pending))
+                    self.cache.clear()
+                results.append((height, pending))
+                continue
+            _, value, namespace = frame
+            if isinstance(value, str):
+                results.append(self.reference(value, namespace))
+                continue
+            if isinstance(value, list):  # a union: its branches
+                children = [v for v in value if isinstance(v, str | dict | list)]
+            elif isinstance(value, dict):
+                children, namespace, fullname = self._enter(value, namespace)
+                kind = value.get("type")
+                adds = 1 if kind in _CONTAINERS else 0
+                work.append(("close", adds, fullname, len(children)))
+                work.extend(("type", child, namespace) for child in reversed(children))
+                continue
+            else:
+                children = []
+            work.append(("close", 0, None, len(children)))
+            work.extend(("type", child, namespace) for child in reversed(children))
+        return results[0][0] if results else 0
+
+    def _enter(
+        self, value: dict[str, Any], namespace: str | None
+    ) -> tuple[list[Any], str | None, str | None]:
+        """A type object's child types, the namespace inside it and its full name if named."""
+        kind = value.get("type")
+        fullname = None
+        if kind in _NAMED and isinstance(value.get("name"), str):
+            name = value["name"]
+            if "." in name:
+                fullname, namespace = name, name.rsplit(".", 1)[0]
+            else:
+                given = value.get("namespace")
+                namespace = (given or None) if isinstance(given, str) else namespace
+                fullname = f"{namespace}.{name}" if namespace else name
+            self.open.add(fullname)
+            self.cache.clear()
+        if kind in ("record", "error"):
+            fields = value.get("fields")
+            found = fields if isinstance(fields, list) else []
+            children = [f["type"] for f in found if isinstance(f, dict) and "type" in f]
+        elif kind == "array":
+            children = [value["items"]] if "items" in value else []
+        elif kind == "map":
+            children = [value["values"]] if "values" in value else []
+        elif kind in _NAMED:
+            children = []
+        else:
+            children = [kind] if kind is not None else []  # {"type": ...}: a wrapped type
+        children = [c for c in children if isinstance(c, str | dict | list)]
+        return children, namespace, fullname
+
+
 def check_limits(schema_text: str) -> Any:
     """The schema's JSON if within the limits; `RegistryError` 42201 naming the limit.
 
@@ -115,5 +250,15 @@ def check_limits(schema_text: str) -> Any:
             )
         stack.extend(
             (item, json_depth + 1, depth, kinds.get(key, "data")) for key, item in value.items()
+        )
+    # Within the limits as written; now as the compatibility check reads it, names followed.
+    depth = _Heights().of(document)
+    if depth > MAX_DEPTH:
+        raise _over(
+            "nesting depth with named types followed (records, arrays and maps inside one "
+            "another, a named type counted where it is referenced)",
+            depth,
+            MAX_DEPTH,
+            "flatten the chain of named records that hold one another",
         )
     return document

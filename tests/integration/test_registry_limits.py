@@ -267,3 +267,130 @@ def test_refused_exactly_when_over_a_limit_otherwise_readable(
             refused(response, "nesting depth" if depth > MAX_DEPTH else "field count")
     else:
         assert_round_trip(api, subject, schema)
+
+
+# -- named types: depth counted through references ---------------------------------------------
+
+
+def chain(length: int, *, holder: str = "defs") -> str:
+    """Records declared side by side, R2 holding R1 by name, ..., R{length} holding the one
+    before: no record nested in another in the JSON (its depth is 2), yet `length` deep
+    once names are followed, as the compatibility check follows them. A record `Top` has
+    them in a union field `holder` and the last in a field of its own."""
+    records: list[dict] = [
+        {"type": "record", "name": "R1", "fields": [{"name": "x", "type": "long"}]}
+    ]
+    for i in range(2, length + 1):
+        # By full name and by short name, both resolved in the namespace.
+        ref = f"io.test.limits.R{i - 1}" if i % 2 else f"R{i - 1}"
+        records.append({"type": "record", "name": f"R{i}", "fields": [{"name": "p", "type": ref}]})
+    return json.dumps(
+        {
+            "type": "record",
+            "name": "Top",
+            "namespace": "io.test.limits",
+            "fields": [
+                {"name": holder, "type": ["null", *records], "default": None},
+                {"name": "last", "type": f"R{length}"},
+            ],
+        }
+    )
+
+
+def recursive(kind: str) -> str:
+    """Legal recursive schemas: a list referring to itself, two records to each other."""
+    if kind == "self":
+        return json.dumps(
+            {
+                "type": "record",
+                "name": "Node",
+                "fields": [
+                    {"name": "value", "type": "long"},
+                    {"name": "next", "type": ["null", "Node"], "default": None},
+                ],
+            }
+        )
+    return json.dumps(
+        {
+            "type": "record",
+            "name": "Tree",
+            "namespace": "io.test.limits",
+            "fields": [
+                {
+                    "name": "children",
+                    "type": {
+                        "type": "array",
+                        "items": {
+                            "type": "record",
+                            "name": "Branch",
+                            "fields": [{"name": "tree", "type": ["null", "io.test.limits.Tree"]}],
+                        },
+                    },
+                },
+                {"name": "first", "type": ["null", "Branch"], "default": None},
+            ],
+        }
+    )
+
+
+def test_a_chain_of_named_records_over_the_depth_is_refused_everywhere(api: Api):
+    assert api.register("chained", SMALL).status_code == 200
+    for length in (MAX_DEPTH, 500):  # Top + MAX_DEPTH records: one over
+        for what, response in api.schema_endpoints("chained", chain(length)).items():
+            message = refused(response, "nesting depth", f"{MAX_DEPTH}", "named")
+            assert "limit" in message, (what, message)
+    assert api.http.get("/subjects/chained/versions").json() == [1]
+
+
+def test_a_chain_of_named_records_within_the_depth_registers_and_evolves(api: Api):
+    assert_round_trip(api, "short-chain", chain(MAX_DEPTH - 1))
+    second = api.register("short-chain", chain(MAX_DEPTH - 1, holder="renamed"))
+    assert second.status_code == 200, second.text[:300]
+    api.reads("short-chain", second.json()["id"], 2)
+
+
+@pytest.mark.parametrize("kind", ["self", "mutual"])
+def test_recursive_named_types_stay_allowed(api: Api, kind):
+    assert_round_trip(api, f"recursive-{kind}", recursive(kind))
+
+
+def test_a_stored_chain_from_before_the_limit_is_readable_and_compared_without_a_500(
+    registry, api: Api
+):
+    text = canonical(parse_avro(chain(500), stored=True))
+    schema_id = store_directly(registry, "legacy-chain", text)
+    assert api.reads("legacy-chain", schema_id, 1) == text
+    # A new version the checker must follow the whole chain for: a clear 42201, not 500.
+    within = chain(MAX_DEPTH - 1, holder="renamed")
+    for what, response in api.schema_endpoints("legacy-chain", within).items():
+        assert response.status_code < 500, (what, response.text[:300])
+    # The stored chain is 500 deep: comparing it reaches the parser's recursion.
+    stored_like = json.loads(text)
+    stored_like["fields"][0]["name"] = "renamed"
+    for response in api.schema_endpoints("legacy-chain", json.dumps(stored_like)).values():
+        refused(response, "nesting depth", "named")
+
+
+def cycle(length: int, prefix: str) -> str:
+    """`length` records named N nested in one another (namespaces p1..p{length}), the
+    innermost holding the outermost: recursive, within the limits."""
+    node: dict = {
+        "type": "record",
+        "name": "N",
+        "namespace": f"{prefix}{length}",
+        "fields": [{"name": "f", "type": ["null", f"{prefix}1.N"], "default": None}],
+    }
+    for i in range(length - 1, 0, -1):
+        field = {"name": "f", "type": ["null", node], "default": None}
+        node = {"type": "record", "name": "N", "namespace": f"{prefix}{i}", "fields": [field]}
+    return json.dumps(node)
+
+
+def test_cycles_the_checker_cannot_follow_are_a_clear_422_never_a_500(api: Api):
+    # Each within the limits; compared, the two cycles pair up for 31 * 30 steps.
+    assert api.register("cycles", cycle(31, "a")).status_code == 200
+    endpoints = api.schema_endpoints("cycles", cycle(30, "b"))
+    for what in ("register", "test one", "test all"):
+        refused(endpoints[what], "too deeply nested to compare", "NONE")
+    assert endpoints["lookup"].status_code == 404  # no comparison: not registered
+    assert api.http.get("/subjects/cycles/versions").json() == [1]

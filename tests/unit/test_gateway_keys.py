@@ -132,3 +132,48 @@ def test_revoke_key_is_a_command_with_help():
     assert shown.exit_code == 0
     assert f"within {gateway_cli.KEY_CACHE_SECONDS_SHOWN} seconds" in " ".join(shown.stdout.split())
     assert "--supplier" in shown.stdout and "--all" in shown.stdout
+
+
+def test_a_look_up_in_flight_during_a_revocation_keeps_nothing():
+    """A look-up that read the key before its revocation committed must not put it back
+    in the cache after `forget`: the revoked key would be trusted `KEY_CACHE_SECONDS` more."""
+    import threading
+
+    from governance.parties import KnownKeys, hash_key
+
+    keys: KnownKeys[str] = KnownKeys()
+    key = "ssk_in-flight"
+    reading, revoked = threading.Event(), threading.Event()
+    lookups: list[str] = []
+
+    def slow_lookup() -> str:
+        lookups.append("slow")
+        reading.set()  # it has read the row: the key was valid then
+        assert revoked.wait(10)
+        return "S0001"
+
+    answered: list[str | None] = []
+    request = threading.Thread(target=lambda: answered.append(keys.get(key, slow_lookup)))
+    request.start()
+    assert reading.wait(10)
+    keys.forget(hash_key(key))  # the revocation, committed meanwhile
+    revoked.set()
+    request.join(10)
+    assert answered == ["S0001"]  # its own request was answered with what it read
+
+    def lookup_after() -> None:
+        lookups.append("after")  # the database now says revoked
+
+    assert keys.get(key, lookup_after) is None  # looked up again, not trusted from the cache
+    assert lookups == ["slow", "after"]
+    assert len(keys) == 0
+
+
+def test_a_look_up_with_no_revocation_meanwhile_is_kept():
+    from governance.parties import KnownKeys
+
+    keys: KnownKeys[str] = KnownKeys()
+    calls: list[int] = []
+    assert keys.get("ssk_a", lambda: calls.append(1) or "S0001") == "S0001"
+    assert keys.get("ssk_a", lambda: calls.append(2) or "S0002") == "S0001"
+    assert calls == [1]

@@ -163,3 +163,126 @@ def test_the_dagster_instance_is_private(tmp_path, permissive_umask):
         0o700,
         0o600,
     )
+
+
+# -- the state dir a user chose, vanishing siblings, dangling links, concurrent writers --------
+
+
+@pytest.fixture
+def state_dir_env(tmp_path, monkeypatch) -> Iterator[Path]:
+    """`SANGSAENG_STATE_DIR` set to `tmp_path / "state"` for a CLI command, settings re-read."""
+    from sangsaeng.settings import get_settings
+
+    state = tmp_path / "state"
+    monkeypatch.setenv("SANGSAENG_STATE_DIR", str(state))
+    get_settings.cache_clear()
+    yield state
+    get_settings.cache_clear()
+
+
+def simulate_dry_run() -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app as cli_app
+
+    result = CliRunner().invoke(cli_app, ["simulate", "--dry-run", "--suppliers", "2"])
+    assert result.exit_code == 0, result.output
+
+
+def test_simulate_leaves_an_existing_state_dir_as_it_is(state_dir_env, permissive_umask):
+    """README: only `stack up` tightens a state dir already there; `simulate` (and the
+    demo, through the same `write_reference`) writes into it without changing its mode."""
+    state_dir_env.mkdir()
+    state_dir_env.chmod(0o750)  # the user's choice: a group may read it
+    simulate_dry_run()
+    assert mode(state_dir_env) == 0o750
+    assert mode(state_dir_env / "reference.yaml") == 0o600
+
+
+def test_simulate_creates_a_missing_state_dir_private(state_dir_env, permissive_umask):
+    simulate_dry_run()
+    assert mode(state_dir_env) == 0o700
+    assert mode(state_dir_env / "reference.yaml") == 0o600
+
+
+def test_a_sqlite_sibling_vanishing_while_looked_at_is_no_error(
+    tmp_path, permissive_umask, monkeypatch
+):
+    """Another process's SQLite deletes `-wal` and `-journal` when it closes: one seen a
+    moment ago may be gone when its mode is read."""
+    db = tmp_path / "shared.db"
+    db.write_bytes(b"")
+    real_exists = Path.exists
+
+    def seen_a_moment_ago(self: Path, *args, **kwargs) -> bool:
+        # Every sibling was there when looked for, and is gone when its mode is read.
+        return self.name.startswith("shared.db-") or real_exists(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", seen_a_moment_ago)
+    assert private_sqlite(db) == db
+
+
+def test_a_database_path_linking_to_nothing_is_refused_naming_it(tmp_path, permissive_umask):
+    from sangsaeng.errors import ConfigError
+
+    link = tmp_path / "sangsaeng.db"
+    link.symlink_to(tmp_path / "elsewhere" / "gone.db")
+    with pytest.raises(ConfigError) as refused:
+        make_engine(f"sqlite:///{link}")
+    assert str(link) in str(refused.value) and "gone.db" in str(refused.value)
+    assert not (tmp_path / "elsewhere").exists()  # nothing created through the link
+
+
+def test_a_database_path_linking_to_a_file_is_followed(tmp_path, permissive_umask):
+    target = tmp_path / "disk" / "real.db"
+    target.parent.mkdir()
+    target.write_bytes(b"")
+    target.chmod(0o644)
+    link = tmp_path / "sangsaeng.db"
+    link.symlink_to(target)
+    engine = make_engine(f"sqlite:///{link}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    engine.dispose()
+    assert mode(target) == 0o600 and target.stat().st_size > 0
+
+
+def test_concurrent_writers_leave_one_whole_file_and_no_temporary_ones(tmp_path, permissive_umask):
+    import threading
+
+    path = tmp_path / "state" / "registry-credentials"
+    # Big enough that a write takes a while; each writer's content recognisable.
+    contents = [f"writer {n}\n" * 20_000 for n in range(8)]
+    start = threading.Barrier(len(contents))
+    failures: list[BaseException] = []
+
+    def writer(text: str) -> None:
+        start.wait()
+        try:
+            for _ in range(10):
+                write_private(path, text)
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(c,)) for c in contents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert path.read_text() in contents
+    assert mode(path) == 0o600
+    assert sorted(p.name for p in path.parent.iterdir()) == ["registry-credentials"]
+
+
+def test_write_private_never_writes_through_a_file_or_link_put_beside_it(tmp_path):
+    """The old fixed temporary name (`.<name>.<pid>.tmp`) could be prepared by another
+    user in a shared folder: a link there was followed and its target overwritten."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("keep\n")
+    (folder / f".secret.{os.getpid()}.tmp").symlink_to(victim)
+    write_private(folder / "secret", "new\n")
+    assert victim.read_text() == "keep\n"
+    assert (folder / "secret").read_text() == "new\n" and not (folder / "secret").is_symlink()
