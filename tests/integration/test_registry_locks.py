@@ -16,6 +16,7 @@ from migrations.schema import upgrade
 from sangsaeng.db import make_engine
 from sangsaeng.settings import load_settings
 from schemas.contracts import contract_text
+from schemas.registry.auth import Role
 from schemas.registry.server import build_app
 from schemas.topics import EventType, subject_for
 
@@ -29,7 +30,7 @@ def _registry(tmp_path: Path):
         upgrade(engine)
         engine.dispose()
     app, credentials = build_app(settings)
-    auth = ("writer", credentials.add_user("writer"))
+    auth = ("writer", credentials.add_user("writer", role=Role.ADMIN))
     return settings, TestClient(app), auth
 
 
