@@ -175,10 +175,16 @@ def db_url(empty_db_url: str) -> str:
 
 class RunningRegistry:
     """A registry served by uvicorn in a thread, with the admin user `tester` (`auth`);
-    `contracts=True` registers the event contracts first (the SDK only looks them up)."""
+    `contracts=True` registers the event contracts first (the SDK only looks them up),
+    `credentials` replaces the default checks (a throttle of the test's own)."""
 
     def __init__(
-        self, db_url: str, *, contracts: bool = False, credentials: "Credentials | None" = None
+        self,
+        db_url: str,
+        *,
+        contracts: bool = False,
+        credentials: "Credentials | None" = None,
+        tester: bool = True,
     ) -> None:
         import threading
 
@@ -196,7 +202,8 @@ class RunningRegistry:
         ensure(self.engine)
         credentials = credentials or Credentials(self.engine)
         self.credentials = credentials
-        self.auth = ("tester", credentials.add_user("tester", role=Role.ADMIN))
+        # `tester=False`: another registry on a database that already has its users.
+        self.auth = ("tester", credentials.add_user("tester", role=Role.ADMIN) if tester else "")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         app = create_app(RegistryStore(self.engine), credentials)

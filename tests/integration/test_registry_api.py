@@ -236,8 +236,8 @@ def test_writes_need_credentials_and_change_nothing_without(api: Api, registry):
     ):
         error(response, 401, 40101)
         assert response.headers["www-authenticate"].startswith("Basic")
-    assert api.ok(api.anon.get("/subjects")) == []
-    assert api.ok(api.anon.get("/config"))["compatibilityLevel"] == "BACKWARD_TRANSITIVE"
+    assert api.ok(api.http.get("/subjects")) == []
+    assert api.ok(api.http.get("/config"))["compatibilityLevel"] == "BACKWARD_TRANSITIVE"
 
 
 def test_compatibility_endpoint_verbose(api: Api):

@@ -76,5 +76,5 @@ def test_a_locked_registry_database_fails_fast_with_503(tmp_path: Path) -> None:
     assert took < 10.0  # three attempts of 2 s each, then the answer
     status, _ = _register(http, auth, EventType.QUALITY)  # once the lock is gone: it works
     assert status == 200
-    listed = http.get("/subjects")
+    listed = http.get("/subjects", auth=auth)
     assert json.loads(listed.text) == [subject_for(EventType.QUALITY)]
