@@ -2,8 +2,9 @@
 
 Roles are ordered `read` < `write` < `admin`: `read` looks schemas up (and tests
 compatibility), `write` also registers them, `admin` also deletes, configures
-compatibility and is who manages users (`sangsaeng registry add-user|remove-user`,
-straight in the registry's database). Once the registry has a user, every request
+compatibility. Users are managed by whoever reaches the registry's database (the CLI:
+`sangsaeng registry add-user|remove-user|reset-admin`), which keeps at least one admin.
+Once the registry has a user, every request
 but the health check `/` and the docs needs one. On first start with no user at
 all, an `admin` user is created with a random password written to
 `<state_dir>/registry-credentials` (mode 0600) for the local CLI and SDK to use.
