@@ -12,6 +12,8 @@ On SQLite and PostgreSQL.
 import base64
 import json
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -25,7 +27,8 @@ from sqlalchemy.orm import Session
 from connectors.kafka.admin import ensure_topics
 from connectors.onboarding import supplier_topics
 from connectors.sdk import SupplierClient
-from infra.process import wait_for
+from infra.process import free_port, wait_for
+from migrations.schema import ensure
 from sangsaeng.db import make_engine
 from sangsaeng.settings import load_settings
 from schemas.registry.auth import (
@@ -263,15 +266,23 @@ def test_a_reset_and_a_removal_reach_another_registry_within_the_cache_lifetime(
         cli_engine.dispose()
 
 
-def test_registries_bootstrapping_together_make_one_admin(db_url: str, tmp_path: Path):
+def test_registries_bootstrapping_together_make_one_admin(empty_db_url: str, tmp_path: Path):
+    """What `registry serve` does on start (upgrade an empty database, bootstrap the
+    admin), by four registries at once, each with an engine (connections) of its own."""
     state = tmp_path / "state"
-    engines = [make_engine(db_url) for _ in range(4)]
+    engines = [make_engine(empty_db_url) for _ in range(4)]
     barrier = threading.Barrier(len(engines))
     made: list[Path | None] = []
     failures: list[BaseException] = []
 
     def start(engine) -> None:
-        credentials = Credentials(engine)
+        try:
+            ensure(engine)
+            credentials = Credentials(engine)
+        except BaseException as exc:
+            failures.append(exc)
+            barrier.abort()
+            return
         barrier.wait()
         try:
             made.append(credentials.bootstrap_admin(state))
@@ -352,4 +363,46 @@ def test_user_commands(db_url: str, tmp_path: Path):
     assert demote.returncode != 0 and "last admin" in (demote.stdout + demote.stderr)
     assert run_cli(env, "registry", "remove-user", "ci").returncode == 0
     assert [n for n, _ in credentials.users()] == ["admin", "viewer"]
+    engine.dispose()
+
+
+def test_two_registry_processes_starting_on_an_empty_database_make_one_admin(
+    empty_db_url: str, tmp_path: Path
+):
+    state = tmp_path / "state"
+    env = cli_env(
+        state_dir=str(state),
+        registry_database_url=empty_db_url,
+        database_url=f"sqlite:///{tmp_path / 'platform.db'}",
+    )
+    ports = [free_port(), free_port()]
+    servers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "cli", "registry", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for port in ports
+    ]
+
+    def answers(port: int) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        assert wait_for(lambda: all(answers(p) for p in ports), timeout=60, interval=0.3)
+        auth = client_credentials(load_settings(state_dir=state, registry_auth=None))
+        for port in ports:  # both accept the password in the file
+            assert RegistryClient(f"http://127.0.0.1:{port}", auth).subjects() == []
+    finally:
+        for server in servers:
+            server.terminate()
+        outputs = [server.communicate(timeout=20)[0] for server in servers]
+    assert sum("Created registry user 'admin'" in out for out in outputs) == 1, outputs
+    engine = make_engine(empty_db_url)
+    assert Credentials(engine).users() == [("admin", Role.ADMIN)]
     engine.dispose()
