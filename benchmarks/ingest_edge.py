@@ -40,8 +40,9 @@ from migrations.schema import upgrade
 from sangsaeng.db import make_engine
 from sangsaeng.kafka_access import client_security
 from sangsaeng.settings import load_settings
+from schemas.contracts import register_contracts
 from schemas.registry.app import create_app as create_registry
-from schemas.registry.auth import Credentials
+from schemas.registry.auth import Credentials, Role
 from schemas.registry.client import RegistryClient
 from schemas.registry.store import RegistryStore
 from schemas.serde import AvroSerializer
@@ -118,9 +119,10 @@ class Rig:
             engine = make_engine(f"sqlite:///{self.folder / 'bench.db'}")
             upgrade(engine)
             credentials = Credentials(engine)
-            self.auth = ("bench", credentials.add_user("bench"))
+            self.auth = ("bench", credentials.add_user("bench", role=Role.ADMIN))
             self.registry = Served(create_registry(RegistryStore(engine), credentials))
             self.served.append(self.registry)
+            register_contracts(RegistryClient(self.registry.url, self.auth))  # the SDK looks up
             suppliers = Parties(engine)
             self.keys = {
                 s: onboard(

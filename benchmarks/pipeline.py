@@ -48,7 +48,7 @@ from sangsaeng.errors import PlatformError
 from sangsaeng.kafka_access import client_security
 from sangsaeng.settings import load_settings
 from schemas.registry.app import create_app as create_registry
-from schemas.registry.auth import Credentials
+from schemas.registry.auth import Credentials, Role
 from schemas.registry.client import RegistryClient
 from schemas.registry.store import RegistryStore
 from schemas.serde import AvroSerializer, SerializationError
@@ -68,11 +68,11 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child_ceiling(bootstrap: str, registry_url: str) -> dict[str, Any]:
+def child_ceiling(bootstrap: str, registry_url: str, registry_auth: list[str]) -> dict[str, Any]:
     """Bare kafka-python consume + fastavro decode of every supplier record."""
     from kafka import TopicPartition
 
-    registry = RegistryClient(registry_url)
+    registry = RegistryClient(registry_url, (registry_auth[0], registry_auth[1]))
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         **client_security(load_settings()),
@@ -195,7 +195,7 @@ class Rig:
             engine = make_engine(f"sqlite:///{self.folder / 'registry.db'}")
             upgrade(engine)
             credentials = Credentials(engine)
-            self.auth = ("bench", credentials.add_user("bench"))
+            self.auth = ("bench", credentials.add_user("bench", role=Role.ADMIN))
             self.registry = Served(create_registry(RegistryStore(engine), credentials))
 
     def close(self) -> None:
@@ -291,7 +291,10 @@ def main(  # noqa: PLR0917 - typer's options
         console.print(f"{count:,} events in Kafka ({time.perf_counter() - started:.0f} s to fill)")
         with console.status("Ceiling: bare consume + decode…"):
             ceiling = in_child(
-                "ceiling", bootstrap=rig.broker.bootstrap, registry_url=rig.registry.url
+                "ceiling",
+                bootstrap=rig.broker.bootstrap,
+                registry_url=rig.registry.url,
+                registry_auth=list(rig.auth),
             )
         results = {}
         for database in wanted:
@@ -303,6 +306,7 @@ def main(  # noqa: PLR0917 - typer's options
             values = {
                 "kafka_bootstrap": rig.broker.bootstrap,
                 "schema_registry_url": rig.registry.url,
+                "registry_auth": ":".join(rig.auth),
                 "database_url": url,
                 "state_dir": str(rig.folder / "state"),
                 "ingest_max_records": batch,

@@ -29,7 +29,7 @@ from migrations.schema import upgrade
 from sangsaeng.db import make_engine
 from schemas.contracts import parsed_contract
 from schemas.registry.app import create_app
-from schemas.registry.auth import Credentials
+from schemas.registry.auth import Credentials, Role
 from schemas.registry.client import RegistryClient
 from schemas.registry.store import RegistryStore
 from schemas.serde import AvroDeserializer, AvroSerializer
@@ -92,7 +92,7 @@ def main(
         engine = make_engine(f"sqlite:///{tmp}/bench.db")
         upgrade(engine)
         credentials = Credentials(engine)
-        auth = ("bench", credentials.add_user("bench"))
+        auth = ("bench", credentials.add_user("bench", role=Role.ADMIN))
         port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(

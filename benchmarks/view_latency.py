@@ -113,7 +113,10 @@ class Rig:
 def _prepare(rig: Rig, state: Path, probes: int) -> tuple[Settings, Engine, AvroSerializer]:
     """The probe supplier's database, contracts and topics."""
     settings = load_settings(
-        state_dir=state, kafka_bootstrap=rig.bootstrap, schema_registry_url=rig.registry_url
+        state_dir=state,
+        kafka_bootstrap=rig.bootstrap,
+        schema_registry_url=rig.registry_url,
+        registry_auth=":".join(rig.auth),
     )
     state.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)

@@ -90,13 +90,14 @@ def quarantine_reprocess(
     from pipelines.ingest import build_ingestor
     from pipelines.quarantine import reprocess
     from pipelines.validation.outcome import TimeWindow
+    from schemas.registry.auth import client_credentials
     from schemas.registry.client import RegistryClient
 
     current = settings()
     made = engine()
     ingestor = build_ingestor(
         made,
-        RegistryClient(current.schema_registry_url),
+        RegistryClient(current.schema_registry_url, client_credentials(current)),
         TimeWindow(current.event_future_seconds, current.event_horizon_days * 86_400),
     )
     outcome = reprocess(

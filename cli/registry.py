@@ -2,6 +2,7 @@
 `sangsaeng schemas ...` (the event contracts in it)."""
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -37,14 +38,72 @@ def registry_serve(
     serve(current, host or default_host, port or default_port)
 
 
+class RoleChoice(StrEnum):
+    """A registry user's role (as `schemas.registry.auth.Role`, kept out of `--help`'s imports)."""
+
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+
+
 @registry_app.command("add-user")
-def registry_add_user(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
-    """Create (or reset) a user who may write to the registry; prints its password once."""
+def registry_add_user(
+    name: Annotated[str, typer.Argument(help="User name (1-64 characters, no ':').")],
+    role: Annotated[
+        RoleChoice | None,
+        typer.Option(
+            help="read: look schemas up (the SDK, ingest); write: also register; admin: also "
+            "delete and configure. Default: read for a new user, unchanged for an existing one."
+        ),
+    ] = None,
+) -> None:
+    """Create a registry user, or reset an existing one's password; prints the password once.
+
+    Written straight to the registry's database (SANGSAENG_REGISTRY_DATABASE_URL); every
+    running registry honours the change within seconds. Refuses to demote the last admin.
+    """
+    from schemas.registry.auth import Credentials, Role
+
+    credentials = Credentials(registry_engine())
+    password = credentials.add_user(name, role=Role(role) if role else None)
+    given = dict(credentials.users())[name]
+    console.print(
+        f"user [bold]{escape(name)}[/], role [bold]{given}[/], password [bold]{password}[/] "
+        "(shown only now)"
+    )
+    console.print(f"clients use it as SANGSAENG_REGISTRY_AUTH={escape(name)}:<password>")
+
+
+@registry_app.command("remove-user")
+def registry_remove_user(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
+    """Delete a registry user; every running registry refuses it within seconds.
+
+    Refuses to remove the last admin (make another with `add-user NAME --role admin` first).
+    """
     from schemas.registry.auth import Credentials
 
-    password = Credentials(registry_engine()).add_user(name)
-    console.print(f"user [bold]{name}[/], password [bold]{password}[/] (shown only now)")
-    console.print(f"clients use it as SANGSAENG_REGISTRY_AUTH={name}:<password>")
+    Credentials(registry_engine()).remove_user(name)
+    console.print(f"removed registry user [bold]{escape(name)}[/]")
+
+
+@registry_app.command("reset-admin")
+def registry_reset_admin() -> None:
+    """Give the `admin` user a new password and write it to the state dir's credentials file.
+
+    The way out when `<state_dir>/registry-credentials` no longer matches the registry's
+    database (HTTP 401, error 40101): resets `admin` (made if missing, role admin) straight
+    in SANGSAENG_REGISTRY_DATABASE_URL, then rewrites the file (mode 0600). Running
+    registries accept the new password within seconds; no restart needed.
+    """
+    from schemas.registry.auth import Credentials
+
+    current = settings()
+    made = Credentials(registry_engine()).reset_admin(current.state_dir)
+    console.print(f"reset the registry user [bold]admin[/]; its credentials are in {made}")
+    if current.registry_auth is not None:
+        console.print(
+            "[yellow]note[/]: SANGSAENG_REGISTRY_AUTH is set and takes precedence over the file"
+        )
 
 
 def registry_client():  # noqa: ANN201 - keeps imports out of `--help`

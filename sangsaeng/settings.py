@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     )
     registry_auth: str | None = Field(
         None,
-        description="user:password for writes to the schema registry; unset: the local "
+        description="user:password of a schema registry user (role read to look up, write to "
+        "register); unset: the local "
         "stack's admin credentials in <state_dir>/registry-credentials.",
     )
     topic_partitions: int = Field(3, ge=1, le=256, description="Partitions of a new topic.")

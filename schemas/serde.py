@@ -118,9 +118,19 @@ class AvroSerializer(Serializer):
     def header(self) -> bytes:
         """The frame of this schema, its id resolved with the registry on first use."""
         if self._header is None:
-            schema_id = self.registry.id_for(
-                self.subject, self.schema_text, auto_register=self.auto_register
-            )
+            try:
+                schema_id = self.registry.id_for(
+                    self.subject, self.schema_text, auto_register=self.auto_register
+                )
+            except RegistryClientError as exc:
+                if exc.status != 404:
+                    raise
+                raise RegistryClientError(
+                    exc.status,
+                    exc.error_code,
+                    f"{exc.message} ({self.subject} is not registered in this version: register "
+                    "the contracts with `sangsaeng schemas register`, as a user of role write)",
+                ) from None
             self._header = frame(schema_id)
         return self._header
 
@@ -199,8 +209,10 @@ class AvroDeserializer(Deserializer):
         if schema_id not in self._writers:
             try:
                 writer_obj = json.loads(self.registry.schema(schema_id))
-            except RegistryClientError as exc:  # unknown id: 40403 from the registry
-                raise SerializationError(
+            except RegistryClientError as exc:
+                if exc.status != 404:  # credentials refused, throttled: not the record's fault
+                    raise
+                raise SerializationError(  # unknown id: 40403 from the registry
                     f"unknown schema id {schema_id}: {exc}", code=UNKNOWN_SCHEMA_ID, **where
                 ) from None
             writer = parse_schema(writer_obj)

@@ -16,6 +16,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
@@ -28,6 +29,9 @@ from sangsaeng.errors import PlatformError
 from sangsaeng.kafka_access import ADMIN
 from sangsaeng.settings import load_settings
 from tests.support import IN_CI, unavailable
+
+if TYPE_CHECKING:
+    from schemas.registry.auth import Credentials
 
 KIND_MARKERS = {"unit", "integration"}
 
@@ -176,9 +180,18 @@ def db_url(empty_db_url: str) -> str:
 
 
 class RunningRegistry:
-    """A registry served by uvicorn in a thread, with a user allowed to write."""
+    """A registry served by uvicorn in a thread, with the admin user `tester` (`auth`);
+    `contracts=True` registers the event contracts first (the SDK only looks them up),
+    `credentials` replaces the default checks (a throttle of the test's own)."""
 
-    def __init__(self, db_url: str) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        *,
+        contracts: bool = False,
+        credentials: "Credentials | None" = None,
+        tester: bool = True,
+    ) -> None:
         import threading
 
         import uvicorn
@@ -187,14 +200,16 @@ class RunningRegistry:
         from migrations.schema import ensure
         from sangsaeng.db import make_engine
         from schemas.registry.app import create_app
-        from schemas.registry.auth import Credentials
+        from schemas.registry.auth import Credentials, Role
         from schemas.registry.store import RegistryStore
 
         self.db_url = db_url
         self.engine = make_engine(db_url)
         ensure(self.engine)
-        credentials = Credentials(self.engine)
-        self.auth = ("tester", credentials.add_user("tester"))
+        credentials = credentials or Credentials(self.engine)
+        self.credentials = credentials
+        # `tester=False`: another registry on a database that already has its users.
+        self.auth = ("tester", credentials.add_user("tester", role=Role.ADMIN) if tester else "")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         app = create_app(RegistryStore(self.engine), credentials)
@@ -205,6 +220,17 @@ class RunningRegistry:
         self.thread.start()
         if not wait_for(lambda: self.server.started, timeout=20, interval=0.05):
             raise RuntimeError("the test registry did not start")
+        if contracts:
+            from schemas.contracts import register_contracts
+
+            register_contracts(self.client())
+
+    def user(self, role: str) -> tuple[str, str]:
+        """(name, password) of a new user of `role` on this registry's database."""
+        from schemas.registry.auth import Role
+
+        name = f"{role}-{uuid.uuid4().hex[:6]}"
+        return name, self.credentials.add_user(name, role=Role(role))
 
     def client(self, *, auth: bool = True):
         from schemas.registry.client import RegistryClient
@@ -230,7 +256,9 @@ def registry(db_url: str) -> Iterator[RunningRegistry]:
 @pytest.fixture(scope="session")
 def shared_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
     """One registry (SQLite) for tests that only need somewhere to keep schemas."""
-    running = RunningRegistry(f"sqlite:///{tmp_path_factory.mktemp('registry') / 'r.db'}")
+    running = RunningRegistry(
+        f"sqlite:///{tmp_path_factory.mktemp('registry') / 'r.db'}", contracts=True
+    )
     try:
         yield running
     finally:

@@ -179,7 +179,10 @@ class SupplierClient:
             "max_request_size": max(1_048_576, self.limits.max_message_bytes),
             **(producer_config or {}),
         }
-        self._serializers = {e: AvroSerializer.for_event_type(registry, e) for e in EventType}
+        # Contracts are looked up, never registered (a user of role read is enough).
+        self._serializers = {
+            e: AvroSerializer.for_event_type(registry, e, auto_register=False) for e in EventType
+        }
         self._topic_of = {e: supplier_topic(self.supplier_id, e) for e in EventType}
         self._producer: KafkaProducer | None = None
         self._recovered = False

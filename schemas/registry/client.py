@@ -12,17 +12,27 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from sangsaeng.errors import PlatformError, TransientError
 from schemas.registry import MEDIA_TYPE
 
+# What to do when the registry does not know the credentials sent (HTTP 401).
+CREDENTIALS_HINT = (
+    "send a registry user's credentials (SANGSAENG_REGISTRY_AUTH=user:password, or the state "
+    "dir's registry-credentials file); if that file no longer matches the registry's database, "
+    "run `sangsaeng registry reset-admin`"
+)
+
 
 class RegistryClientError(PlatformError):
-    """The registry refused a request; carries Confluent's `error_code`."""
+    """The registry refused a request; carries Confluent's `error_code`. A 401 names
+    the recovery (`sangsaeng registry reset-admin`)."""
 
     def __init__(self, status: int, error_code: int, message: str) -> None:
-        super().__init__(f"schema registry: {message} (HTTP {status}, error {error_code})")
+        hint = f"; {CREDENTIALS_HINT}" if status == 401 else ""
+        super().__init__(f"schema registry: {message} (HTTP {status}, error {error_code}){hint}")
         self.status, self.error_code, self.message = status, error_code, message
 
 
 class RegistryClient:
-    """Talks to the schema registry at `url`; `auth` is (user, password) for writes."""
+    """Talks to the schema registry at `url` as the user `auth` (user, password): role read
+    for lookups, write to register."""
 
     def __init__(
         self, url: str, auth: tuple[str, str] | None = None, timeout_s: float = 10.0

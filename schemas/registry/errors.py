@@ -6,11 +6,14 @@ from sangsaeng.errors import PlatformError
 class RegistryError(PlatformError):
     """An error the REST API answers as `{"error_code": ..., "message": ...}`."""
 
-    def __init__(self, status: int, error_code: int, message: str) -> None:
+    def __init__(
+        self, status: int, error_code: int, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error_code = error_code
         self.message = message
+        self.headers = headers or {}
 
 
 def subject_not_found(subject: str) -> RegistryError:
@@ -65,7 +68,8 @@ def incompatible(subject: str, level: str, messages: list[str]) -> RegistryError
 # OpenAPI schema documents them per endpoint from here (`schemas/registry/app.py`).
 ERROR_CODES: dict[int, tuple[int, str]] = {
     400: (400, "The request body is not valid JSON."),
-    40101: (401, "Writes need valid credentials (HTTP basic auth)."),
+    40101: (401, "No or wrong credentials: this needs a registry user (HTTP basic auth)."),
+    40301: (403, "The user's role is too low: the message names the role needed."),
     40401: (404, "Subject not found."),
     40402: (404, "Version not found for the subject."),
     40403: (404, "Schema not found (unknown id, or not registered under the subject)."),
@@ -84,5 +88,6 @@ ERROR_CODES: dict[int, tuple[int, str]] = {
     42202: (422, 'Invalid version: use 1 to 2^31-1 or "latest".'),
     42203: (422, "Invalid compatibility level."),
     42208: (422, "Invalid subject: use 1-255 printable characters."),
+    42901: (429, "Too many failed logins for the user or from the address: see Retry-After."),
     50302: (503, "The registry database is unavailable: retry shortly."),
 }

@@ -52,10 +52,11 @@ class ConfigRow(PlatformBase):
 
 
 class CredentialRow(PlatformBase):
-    """A user allowed to write (register, delete, configure); password stored hashed."""
+    """A registry user with its role (read, write or admin); password stored hashed."""
 
     __tablename__ = "registry_credential"
 
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), server_default="read")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

@@ -153,6 +153,7 @@ class IngestWorld:
             "kafka_bootstrap": self.bootstrap,
             "schema_registry_url": self.registry_url,
             "database_url": database_url,
+            "registry_auth": ":".join(self.registry_auth),
             "ingest_topics": rf"sup\.{self.prefix}\d+\..+",
         }
 

@@ -130,7 +130,7 @@ def test_a_reprocessed_event_lands_once(world: IngestWorld, db_url: str) -> None
 
         ingestor = Ingestor(
             engine,
-            AvroDeserializer.for_contracts(RegistryClient(world.registry_url)),
+            AvroDeserializer.for_contracts(RegistryClient(world.registry_url, world.registry_auth)),
             Validator(ReferenceSets.read(engine)),
         )
         return reprocess(engine, ingestor, supplier_id=supplier_id)

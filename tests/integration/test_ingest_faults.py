@@ -99,7 +99,7 @@ def test_sigkill_mid_batch_loses_and_doubles_nothing(
 def _ingestor(world: IngestWorld, engine) -> Ingestor:
     return Ingestor(
         engine,
-        AvroDeserializer.for_contracts(RegistryClient(world.registry_url)),
+        AvroDeserializer.for_contracts(RegistryClient(world.registry_url, world.registry_auth)),
         Validator(ReferenceSets.read(engine)),
     )
 

@@ -155,7 +155,10 @@ def ingest(world: IngestWorld, db_url: str) -> Iterator[tuple[Ingestor, Supplier
     dlq = DeadLetterProducer(world.bootstrap)
     reader = SupplierTopicReader(world.bootstrap, topics=world.setting_values("")["ingest_topics"])
     ingestor = build_ingestor(
-        engine, RegistryClient(world.registry_url), TimeWindow(), dead_letters=dlq
+        engine,
+        RegistryClient(world.registry_url, world.registry_auth),
+        TimeWindow(),
+        dead_letters=dlq,
     )
     try:
         yield ingestor, reader

@@ -79,7 +79,7 @@ def engine(db_url: str) -> Iterator[Any]:
 def _ingestor(world: IngestWorld, engine, dead_letters=None) -> Ingestor:
     return Ingestor(
         engine,
-        AvroDeserializer.for_contracts(RegistryClient(world.registry_url)),
+        AvroDeserializer.for_contracts(RegistryClient(world.registry_url, world.registry_auth)),
         PassEverything(),  # type: ignore[arg-type]
         dead_letters,
     )

@@ -23,7 +23,7 @@ from connectors.gateway.forwarder import ClientPool
 from connectors.sdk import SupplierClient
 from governance.parties import Parties
 from schemas.registry.app import create_app as create_registry
-from schemas.registry.auth import Credentials
+from schemas.registry.auth import Credentials, Role
 from schemas.registry.store import RegistryStore
 from tests.support import offline_client, upgraded_engine
 
@@ -56,7 +56,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def registry_app(folder: Path) -> Iterator[tuple[object, tuple[str, str]]]:
     engine = upgraded_engine(f"sqlite:///{folder / 'registry.db'}")
     credentials = Credentials(engine)
-    auth = ("fuzzer", credentials.add_user("fuzzer"))
+    auth = ("fuzzer", credentials.add_user("fuzzer", role=Role.ADMIN))
     yield create_registry(RegistryStore(engine), credentials), auth
     engine.dispose()
 

@@ -9,7 +9,7 @@ import pytest
 from sangsaeng.db import make_engine
 from schemas.registry import MEDIA_TYPE
 from schemas.registry.app import create_app
-from schemas.registry.auth import Credentials
+from schemas.registry.auth import Credentials, Role
 from schemas.registry.store import RegistryStore
 
 pytestmark = pytest.mark.integration
@@ -236,8 +236,8 @@ def test_writes_need_credentials_and_change_nothing_without(api: Api, registry):
     ):
         error(response, 401, 40101)
         assert response.headers["www-authenticate"].startswith("Basic")
-    assert api.ok(api.anon.get("/subjects")) == []
-    assert api.ok(api.anon.get("/config"))["compatibilityLevel"] == "BACKWARD_TRANSITIVE"
+    assert api.ok(api.http.get("/subjects")) == []
+    assert api.ok(api.http.get("/config"))["compatibilityLevel"] == "BACKWARD_TRANSITIVE"
 
 
 def test_compatibility_endpoint_verbose(api: Api):
@@ -320,7 +320,7 @@ def test_app_factory_refuses_bodies_over_its_limit(db_url: str):
 
     engine = make_engine(db_url)
     credentials = Credentials(engine)
-    password = credentials.add_user("u")
+    password = credentials.add_user("u", role=Role.ADMIN)
     app = create_app(RegistryStore(engine), credentials, max_body_bytes=100)
     with TestClient(app) as client:
         response = client.post(

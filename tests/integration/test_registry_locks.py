@@ -16,6 +16,7 @@ from migrations.schema import upgrade
 from sangsaeng.db import make_engine
 from sangsaeng.settings import load_settings
 from schemas.contracts import contract_text
+from schemas.registry.auth import Role
 from schemas.registry.server import build_app
 from schemas.topics import EventType, subject_for
 
@@ -29,7 +30,7 @@ def _registry(tmp_path: Path):
         upgrade(engine)
         engine.dispose()
     app, credentials = build_app(settings)
-    auth = ("writer", credentials.add_user("writer"))
+    auth = ("writer", credentials.add_user("writer", role=Role.ADMIN))
     return settings, TestClient(app), auth
 
 
@@ -75,5 +76,5 @@ def test_a_locked_registry_database_fails_fast_with_503(tmp_path: Path) -> None:
     assert took < 10.0  # three attempts of 2 s each, then the answer
     status, _ = _register(http, auth, EventType.QUALITY)  # once the lock is gone: it works
     assert status == 200
-    listed = http.get("/subjects")
+    listed = http.get("/subjects", auth=auth)
     assert json.loads(listed.text) == [subject_for(EventType.QUALITY)]

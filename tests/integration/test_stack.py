@@ -116,7 +116,10 @@ def test_up_status_down_leaves_nothing_behind(cli: StackCli):
     status = cli("stack", "status")
     assert "kafka" in status.stdout and "registry" in status.stdout
     assert status.stdout.count("running") == 4 and str(pid) in status.stdout
-    assert httpx.get(f"http://127.0.0.1:{cli.registry_port}/subjects").json() == []
+    registry = f"http://127.0.0.1:{cli.registry_port}/subjects"
+    assert httpx.get(registry).status_code == 401  # reads need a registry user too
+    admin = tuple((cli.state_dir / "registry-credentials").read_text().strip().split(":", 1))
+    assert httpx.get(registry, auth=admin).json() == []  # the admin `up` bootstrapped
     api = httpx.get(f"http://127.0.0.1:{cli.api_port}/v1/views/oee_daily")
     assert api.status_code == 401 and "X-API-Key" in api.json()["detail"]
 

@@ -26,9 +26,10 @@ from governance.parties import Parties
 from schemas.contracts import contract
 from schemas.registry import MEDIA_TYPE
 from schemas.registry.app import create_app as create_registry
-from schemas.registry.auth import Credentials
+from schemas.registry.auth import Credentials, Role
 from schemas.registry.errors import ERROR_CODES
 from schemas.registry.store import RegistryStore
+from schemas.registry.throttle import FailureThrottle
 from schemas.topics import RECORDS, EventType
 from tests.support import offline_client, upgraded_engine
 
@@ -42,8 +43,10 @@ class Registry:
     def __init__(self, tmp_path) -> None:
         self.engine = upgraded_engine(f"sqlite:///{tmp_path / 'registry.db'}")
         self.store = RegistryStore(self.engine)
-        credentials = Credentials(self.engine)
-        self.auth = ("writer", credentials.add_user("writer"))
+        # Three failures from one address throttle it: 42901 is provoked below.
+        credentials = Credentials(self.engine, throttle=FailureThrottle(max_failures=3))
+        self.auth = ("writer", credentials.add_user("writer", role=Role.ADMIN))
+        self.read_only = ("reader", credentials.add_user("reader", role=Role.READ))
         self.app = create_registry(self.store, credentials, max_body_bytes=MAX_BODY)
         self.http = TestClient(self.app)
 
@@ -325,7 +328,8 @@ def test_registry_documents_error_bodies_and_basic_auth(registry: Registry):
     scheme = spec["components"]["securitySchemes"]["registryUser"]
     assert scheme == {**scheme, "type": "http", "scheme": "basic"}
     assert register["security"] == [{"registryUser": []}]
-    assert "security" not in spec["paths"]["/subjects"]["get"]
+    assert spec["paths"]["/subjects"]["get"]["security"] == [{"registryUser": []}]
+    assert "security" not in spec["paths"]["/"]["get"]  # the health check stays open
 
 
 def test_every_documented_code_is_answered_where_documented(registry: Registry, monkeypatch):
@@ -365,15 +369,22 @@ def test_every_documented_code_is_answered_where_documented(registry: Registry, 
     expect(http.post(url, json={"schema": BREAKS_V1}, auth=auth), "post", versions, 409)
 
     lookup = "/subjects/{subject}"
-    expect(http.post("/subjects/io.test.Nothing", json={"schema": V1}), "post", lookup, 40401)
-    expect(http.post(f"/subjects/{SUBJECT}", json={"schema": OTHER}), "post", lookup, 40403)
+    expect(
+        http.post("/subjects/io.test.Nothing", json={"schema": V1}, auth=auth),
+        "post",
+        lookup,
+        40401,
+    )
+    expect(
+        http.post(f"/subjects/{SUBJECT}", json={"schema": OTHER}, auth=auth), "post", lookup, 40403
+    )
 
     version = "/subjects/{subject}/versions/{version}"
-    expect(http.get(f"{url}/7"), "get", version, 40402)
-    expect(http.get(f"{url}/seven"), "get", version, 42202)
-    expect(http.get("/schemas/ids/999"), "get", "/schemas/ids/{schema_id}", 40403)
-    expect(http.get("/schemas/ids/0"), "get", "/schemas/ids/{schema_id}", 422)
-    expect(http.get("/subjects", params={"deleted": "perhaps"}), "get", "/subjects", 422)
+    expect(http.get(f"{url}/7", auth=auth), "get", version, 40402)
+    expect(http.get(f"{url}/seven", auth=auth), "get", version, 42202)
+    expect(http.get("/schemas/ids/999", auth=auth), "get", "/schemas/ids/{schema_id}", 40403)
+    expect(http.get("/schemas/ids/0", auth=auth), "get", "/schemas/ids/{schema_id}", 422)
+    expect(http.get("/subjects", params={"deleted": "perhaps"}, auth=auth), "get", "/subjects", 422)
 
     subject = "/subjects/{subject}"
     one = f"/subjects/{SUBJECT}"
@@ -389,7 +400,7 @@ def test_every_documented_code_is_answered_where_documented(registry: Registry, 
         version,
         40407,
     )
-    expect(http.get("/config/io.test.Other"), "get", "/config/{subject}", 40408)
+    expect(http.get("/config/io.test.Other", auth=auth), "get", "/config/{subject}", 40408)
     expect(
         http.put("/config", json={"compatibility": "SOMETIMES"}, auth=auth), "put", "/config", 42203
     )
@@ -398,5 +409,15 @@ def test_every_documented_code_is_answered_where_documented(registry: Registry, 
         raise OperationalError("SELECT 1", {}, Exception("database is gone"))
 
     monkeypatch.setattr(registry.store, "subjects", unavailable)
-    expect(http.get("/subjects"), "get", "/subjects", 50302)
+    expect(http.get("/subjects", auth=auth), "get", "/subjects", 50302)
+    reader = registry.read_only
+    expect(http.post(url, json={"schema": V1}, auth=reader), "post", versions, 40301)
+    expect(http.delete(one, auth=reader), "delete", subject, 40301)
+    expect(http.get("/subjects"), "get", "/subjects", 40101)
+    # The malformed header above was this address's first failure; two more throttle it.
+    for _ in range(2):
+        expect(http.get("/subjects", auth=("writer", "wrong")), "get", "/subjects", 40101)
+    throttled = http.get("/subjects", auth=auth)  # the right password too, while throttled
+    expect(throttled, "get", "/subjects", 42901)
+    assert int(throttled.headers["retry-after"]) >= 1
     assert seen == set(ERROR_CODES), set(ERROR_CODES) - seen

@@ -7,6 +7,7 @@ settings live; each resource only opens the client for its system.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 
 import dagster as dg
 from sqlalchemy.engine import Engine
@@ -15,6 +16,7 @@ from connectors.kafka.consumer import SupplierTopicReader
 from connectors.kafka.dlq import DeadLetterProducer
 from migrations.schema import ensure
 from sangsaeng.db import make_engine
+from schemas.registry.auth import read_credentials
 from schemas.registry.client import RegistryClient
 
 
@@ -64,10 +66,13 @@ class KafkaResource(dg.ConfigurableResource):
 
 
 class RegistryResource(dg.ConfigurableResource):
-    """The schema registry the records' schema ids are resolved with (reads need no auth)."""
+    """The schema registry the records' schema ids are resolved with, as a user of role
+    read at least: `auth` (user:password), else the state dir's registry-credentials."""
 
     url: str
+    state_dir: str = ".sangsaeng"
+    auth: str | None = None
 
     def client(self) -> RegistryClient:
-        """A client for schema lookups (reads need no credentials)."""
-        return RegistryClient(self.url)
+        """A client for schema lookups."""
+        return RegistryClient(self.url, read_credentials(self.auth, Path(self.state_dir)))
