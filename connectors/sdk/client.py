@@ -43,7 +43,7 @@ from connectors.sdk.coerce import CoercionError, event_walker
 from connectors.sdk.limits import EdgeLimits, Window, too_large
 from connectors.sdk.spool import Spool, SpooledEvent, spool_folder
 from governance.parties import NotOnboarded, not_onboarded
-from sangsaeng.errors import PlatformError, TerminalError, TransientError
+from sangsaeng.errors import ConfigError, PlatformError, TerminalError, TransientError
 from sangsaeng.files import private_file
 from sangsaeng.kafka_access import client_security
 from sangsaeng.settings import Settings
@@ -323,9 +323,11 @@ class SupplierClient:
         if self._onboarded or time.monotonic() < self._unreachable_until:
             return
         try:
-            missing = missing_topics(
-                self.bootstrap, self._topics(), timeout_s=3.0, security=self._login()
-            )
+            login = self._login()
+        except ConfigError:  # nothing can be asked yet; forwarding will say what is missing
+            return
+        try:
+            missing = missing_topics(self.bootstrap, self._topics(), timeout_s=3.0, security=login)
         except TransientError:
             self._unreachable_until = time.monotonic() + 30.0
             return

@@ -205,9 +205,11 @@ def test_the_sdk_without_a_login_says_where_one_comes_from(
         registry=shared_registry.client(),
         spool_path=tmp_path / "spool.db",
     )
-    try:
+    try:  # store and forward: accepted into the spool, kept there until a login is given
+        client.send("production", recent_events(EventType.PRODUCTION, world["a"], 1)[0])
         with pytest.raises(ConfigError, match=r"SANGSAENG_KAFKA_USERNAME.*sangsaeng suppliers add"):
-            client.send("production", recent_events(EventType.PRODUCTION, world["a"], 1)[0])
+            client.flush()
+        assert client.pending() == 1
     finally:
         client.close()
 
