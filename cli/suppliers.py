@@ -58,8 +58,10 @@ def suppliers_add(
             f"SANGSAENG_KAFKA_USERNAME=[bold]{done.kafka_login.username}[/] "
             f"SANGSAENG_KAFKA_PASSWORD=[bold]{done.kafka_login.password}[/]"
         )
-    else:
+    elif done.kafka_logins:
         console.print("it already has a Kafka login (offboard and add again for a new one)")
+    else:
+        console.print("the broker takes no logins (PLAINTEXT): no Kafka login made")
     if done.api_key:
         console.print(f"gateway API key (shown only now): [bold]{done.api_key}[/]")
     else:

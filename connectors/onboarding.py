@@ -32,6 +32,7 @@ class Onboarded:
     topics_created: list[str]
     api_key: str | None  # shown once; None when the supplier already had a key
     kafka_login: KafkaLogin | None = None  # shown once; None when it already had one
+    kafka_logins: bool = True  # False: the broker takes no logins (PLAINTEXT)
 
 
 DEFAULT_MAX_MESSAGE_BYTES: int = Settings.model_fields["topic_max_message_bytes"].default
@@ -92,10 +93,16 @@ def onboard(
         configs=topic_configs(retention_days, max_message_bytes, dead_letters=True),
         security=security,
     )
-    login = add_supplier_login(bootstrap, supplier_id, security, reset=new_kafka_login)
+    # a broker of one's own without logins (PLAINTEXT) has no users nor ACLs to make
+    logins = security.get("security_protocol") != "PLAINTEXT"
+    login = (
+        add_supplier_login(bootstrap, supplier_id, security, reset=new_kafka_login)
+        if logins
+        else None
+    )
     created = parties.add_supplier(supplier_id, name, sector)
     key = None if parties.has_key(supplier_id) else parties.issue_key(supplier_id)
-    return Onboarded(supplier_id, created, sorted(created_topics), key, login)
+    return Onboarded(supplier_id, created, sorted(created_topics), key, login, logins)
 
 
 def offboard(bootstrap: str, supplier_id: str, *, security: Mapping[str, Any] | None = None) -> int:
@@ -105,4 +112,10 @@ def offboard(bootstrap: str, supplier_id: str, *, security: Mapping[str, Any] | 
         check_supplier_id(supplier_id)
     except ValueError as exc:
         raise TerminalError(str(exc)) from None
-    return remove_supplier_login(bootstrap, supplier_id, default_security(security, ADMIN))
+    security = default_security(security, ADMIN)
+    if security.get("security_protocol") == "PLAINTEXT":
+        raise TerminalError(
+            "this broker takes no logins (SANGSAENG_KAFKA_SECURITY_PROTOCOL=PLAINTEXT): there "
+            "is no access to take away; the local stack's broker has logins and ACLs"
+        )
+    return remove_supplier_login(bootstrap, supplier_id, security)
